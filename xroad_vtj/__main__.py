@@ -1,0 +1,3 @@
+from xroad_vtj.cli import main
+
+raise SystemExit(main())
