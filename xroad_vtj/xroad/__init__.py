@@ -1,1 +1,35 @@
+"""The X-Road message protocol for SOAP 4.0, sans-I/O: identifiers, envelopes, parsing and verification.
 
+Bytes in, values out; nothing here opens a socket, reads configuration or logs.
+"""
+
+from xroad_vtj.xroad.envelope import Headers, build_fault, build_request, build_response, new_message_id
+from xroad_vtj.xroad.faults import FaultFamily, classify_fault, fault_name
+from xroad_vtj.xroad.identifiers import ClientId, ServiceId
+from xroad_vtj.xroad.message import Fault, Message, parse_message, request_hash, verify_response
+from xroad_vtj.xroad.metaservices import (
+    build_metaservice_request,
+    build_service_list_response,
+    parse_service_list,
+)
+
+__all__ = [
+    "ClientId",
+    "Fault",
+    "FaultFamily",
+    "Headers",
+    "Message",
+    "ServiceId",
+    "build_fault",
+    "build_metaservice_request",
+    "build_request",
+    "build_response",
+    "build_service_list_response",
+    "classify_fault",
+    "fault_name",
+    "new_message_id",
+    "parse_message",
+    "parse_service_list",
+    "request_hash",
+    "verify_response",
+]
