@@ -3,17 +3,36 @@
 Bytes in, values out; nothing here opens a socket, reads configuration or logs.
 """
 
-from xroad_vtj.xroad.envelope import Headers, build_fault, build_request, build_response, new_message_id
+from xroad_vtj.xroad.envelope import (
+    PROTOCOL_VERSION,
+    Headers,
+    build_fault,
+    build_request,
+    build_response,
+    new_message_id,
+)
 from xroad_vtj.xroad.faults import FaultFamily, classify_fault, fault_name
 from xroad_vtj.xroad.identifiers import ClientId, ServiceId
-from xroad_vtj.xroad.message import Fault, Message, parse_message, request_hash, verify_response
+from xroad_vtj.xroad.message import (
+    DEFAULT_MAX_BYTES,
+    Fault,
+    Message,
+    parse_message,
+    parse_service_id,
+    request_hash,
+    verify_response,
+)
 from xroad_vtj.xroad.metaservices import (
+    METASERVICE_CODES,
     build_metaservice_request,
     build_service_list_response,
     parse_service_list,
 )
 
 __all__ = [
+    "DEFAULT_MAX_BYTES",
+    "METASERVICE_CODES",
+    "PROTOCOL_VERSION",
     "ClientId",
     "Fault",
     "FaultFamily",
@@ -29,6 +48,7 @@ __all__ = [
     "fault_name",
     "new_message_id",
     "parse_message",
+    "parse_service_id",
     "parse_service_list",
     "request_hash",
     "verify_response",

@@ -22,7 +22,7 @@ from lxml import etree
 from xroad_vtj.xroad.identifiers import ClientId, ServiceId
 from xroad_vtj.xroad.namespaces import IDENTIFIERS, SHA512_URI, SOAP_ENV, XROAD
 
-__all__ = ["Headers", "build_fault", "build_request", "build_response", "new_message_id"]
+__all__ = ["PROTOCOL_VERSION", "Headers", "build_fault", "build_request", "build_response", "new_message_id"]
 
 PROTOCOL_VERSION = "4.0"
 

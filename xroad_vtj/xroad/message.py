@@ -245,6 +245,9 @@ _ID_PARTS = {
 }
 
 
+_REQUIRED_ID_PARTS = ("xRoadInstance", "memberClass", "memberCode")
+
+
 def _identifier_parts(element: etree._Element, field: str) -> tuple[str, dict[str, str]]:
     object_type = element.get(OBJECT_TYPE)
     if object_type is None:
@@ -256,8 +259,11 @@ def _identifier_parts(element: etree._Element, field: str) -> tuple[str, dict[st
             raise _invalid(f"header field {field} has an unknown identifier part")
         if name in parts:
             raise _invalid(f"header field {field} repeats {name}")
-        parts[name] = _leaf_text(child, field).strip()
-    for required in ("xRoadInstance", "memberClass", "memberCode"):
+        if len(child):
+            raise _invalid(f"header field {field} has child elements in {name}")
+        text = child.text
+        parts[name] = text.strip() if text else ""
+    for required in _REQUIRED_ID_PARTS:
         if required not in parts:
             raise _invalid(f"header field {field} lacks {required}")
     return object_type, parts
