@@ -23,6 +23,7 @@ from xroad_vtj.xroad import (
     Headers,
     ServiceId,
     build_fault,
+    build_request,
     build_response,
     parse_message,
     request_hash,
@@ -70,8 +71,20 @@ def test_request_hash_changes_with_any_byte() -> None:
 
 
 def test_request_fixture_is_what_build_request_makes() -> None:
-    message = parse_message(SENT, "text/xml; charset=UTF-8")
-    assert message.headers == HEADERS
+    body = etree.Element(f"{{{VTJ}}}HenkilonTunnusKysely", nsmap={"ns": VTJ})
+    request = etree.SubElement(body, "request")
+    for name, value in [
+        ("SoSoNimi", "PERUSJHHS3"),
+        ("Kayttajatunnus", "testuser"),
+        ("Salasana", "secret"),
+        ("Loppukayttaja", "kayttaja1"),
+        ("Laskutustiedot", None),
+        ("Henkilotunnus", "010280-952L"),
+        ("SahkoinenAsiointitunnus", None),
+    ]:
+        etree.SubElement(request, name).text = value
+    assert build_request(HEADERS, body) == SENT
+    assert parse_message(SENT, "text/xml; charset=UTF-8").headers == HEADERS
 
 
 # --- accepted forms ---------------------------------------------------------------------------------------
@@ -195,6 +208,14 @@ def test_fault_raises_upstream_fault_with_upstream_text_only_in_extra() -> None:
     assert "10.0.0.1" in error.extra["fault_string"]
     assert "10.0.0.1" not in str(error)
     assert "Server.ClientProxy.NetworkError" in str(error)
+
+
+def test_fault_code_that_is_not_a_protocol_token_stays_out_of_the_message() -> None:
+    message = parse_message(build_fault("010280-952L", "x"), None)
+    with pytest.raises(UpstreamFault) as info:
+        verify_response(message, SENT, HEADERS)
+    assert "010280-952L" not in str(info.value)
+    assert info.value.extra["fault_code"] == "010280-952L"
 
 
 def test_built_fault_reads_back() -> None:

@@ -121,7 +121,8 @@ def build_request(headers: Headers, body: etree._Element) -> bytes:
 
     ``body`` is the document/literal wrapper element; its local name must be the service code (the security
     server refuses anything else with ``InconsistentHeaders``), which is checked here as a programming error.
-    ``body`` is only read, so one element may be reused for many requests.
+    ``body`` is only read, so one element may be reused for many requests. Build it as a root element: a
+    body taken out of another document carries that document's in-scope namespace declarations along.
     """
     if etree.QName(body).localname != headers.service.service_code:
         raise ValueError("the body wrapper element's local name must equal the service code")

@@ -19,7 +19,7 @@ import hmac
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from lxml import etree
 
@@ -421,12 +421,13 @@ def parse_message(data: bytes, content_type: str | None, *, max_bytes: int = DEF
 
 # --- verification -------------------------------------------------------------------------------------------
 
-_SAFE_CODE = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+# Fault codes are protocol tokens without digits; anything else (a provider could put any text there) stays
+# out of the exception message, like faultstring and detail, and is only kept in the error's extra.
+_SHOWN_CODE = re.compile(r"[A-Za-z._:\-]{1,128}")
 
 
-def _raise_fault(fault: Fault) -> None:
-    # The fault code is a protocol token (safe to log); faultstring/detail may carry upstream text.
-    shown = fault.code if _SAFE_CODE.fullmatch(fault.code) else "(unprintable faultcode)"
+def _raise_fault(fault: Fault) -> NoReturn:
+    shown = fault.code if _SHOWN_CODE.fullmatch(fault.code) else "(code not shown)"
     raise UpstreamFault(
         f"SOAP fault {shown} ({fault.family.value})",
         fault_code=fault.code,
