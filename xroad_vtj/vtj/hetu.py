@@ -43,7 +43,8 @@ CENTURY_SIGNS: dict[str, int] = {
 }
 
 # [0-9], not \d: \d also matches non-ASCII digits, which int() would happily accept.
-_SHAPE = re.compile(r"([0-9]{2})([0-9]{2})([0-9]{2})(.)([0-9]{3})(.)")
+_VALID_SHAPE = re.compile(r"[0-9]{6}[-+YXWVUABCDEF][0-9]{3}[0-9ABCDEFHJKLMNPRSTUVWXY]")
+_DIGITS = re.compile(r"[0-9]{6}.[0-9]{3}.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,29 +79,31 @@ def check_char(birth_ddmmyy: str, individual_number: str) -> str:
 
 def parse_hetu(text: str) -> Hetu:
     """Parse and fully validate a henkilötunnus, or raise :class:`~xroad_vtj.errors.InvalidHetu`."""
-    if not isinstance(text, str):
-        raise InvalidHetu("henkilötunnus must be a string")
-    if len(text) != 11:
-        raise InvalidHetu("henkilötunnus must be exactly 11 characters")
-    m = _SHAPE.fullmatch(text)
-    if m is None:
-        raise InvalidHetu("henkilötunnus must have digits in positions 1-6 and 8-10 (DDMMYYCNNNX)")
-    dd, mm, yy, sign, nnn, check = m.groups()
-    century = CENTURY_SIGNS.get(sign)
-    if century is None:
-        raise InvalidHetu("henkilötunnus has an unknown century sign (allowed: + - Y X W V U A B C D E F)")
+    if not (isinstance(text, str) and len(text) == 11 and _VALID_SHAPE.fullmatch(text)):
+        raise InvalidHetu(_shape_error(text))
     try:
-        birth_date = datetime.date(century + int(yy), int(mm), int(dd))
+        birth_date = datetime.date(CENTURY_SIGNS[text[6]] + int(text[4:6]), int(text[2:4]), int(text[0:2]))
     except ValueError:
         raise InvalidHetu("henkilötunnus does not start with a real calendar date") from None
-    number = int(nnn)
+    number = int(text[7:10])
     if number < 2:
         raise InvalidHetu("henkilötunnus individual number must be between 002 and 999")
-    if check not in CHECK_CHARS:
-        raise InvalidHetu("henkilötunnus check character must be a digit or one of ABCDEFHJKLMNPRSTUVWXY")
-    if CHECK_CHARS[int(dd + mm + yy + nnn) % 31] != check:
+    if CHECK_CHARS[int(text[0:6] + text[7:10]) % 31] != text[10]:
         raise InvalidHetu("henkilötunnus check character does not match")
-    return Hetu(text, birth_date, sign, number, check)
+    return Hetu(text, birth_date, text[6], number, text[10])
+
+
+def _shape_error(text: object) -> str:
+    """Why ``text`` does not even look like a henkilötunnus (the slow path, for the message only)."""
+    if not isinstance(text, str):
+        return "henkilötunnus must be a string"
+    if len(text) != 11:
+        return "henkilötunnus must be exactly 11 characters"
+    if not _DIGITS.fullmatch(text):
+        return "henkilötunnus must have digits in positions 1-6 and 8-10 (DDMMYYCNNNX)"
+    if text[6] not in CENTURY_SIGNS:
+        return "henkilötunnus has an unknown century sign (allowed: + - Y X W V U A B C D E F)"
+    return "henkilötunnus check character must be a digit or one of ABCDEFHJKLMNPRSTUVWXY"
 
 
 def is_valid_hetu(text: str) -> bool:
