@@ -1,0 +1,140 @@
+"""The embedded SQLite store: files, keys, append-only triggers, failures, several processes, crashes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import multiprocessing
+import os
+import signal
+import sqlite3
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from structlog.testing import capture_logs
+
+from tests.audit.helpers import HETUS, append_worker, intent, refusal, sqlite_chain, sqlite_rows
+from xroad_vtj.audit.config import AuditConfig
+from xroad_vtj.audit.store import AuditStore, open_store
+from xroad_vtj.errors import AuditUnavailable
+from xroad_vtj.metrics import Metrics
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+async def test_missing_keys_are_created_owner_only_with_one_warning(sqlite_config: AuditConfig) -> None:
+    with capture_logs() as logs:
+        for _ in range(2):
+            store = open_store(sqlite_config, instance="t")
+            await store.open()
+            await store.close()
+    assert [e["event"] for e in logs if e["log_level"] == "warning"] == ["audit_keys_created"]
+    cfg = sqlite_config.with_defaults()
+    for path in (cfg.data_key_file, cfg.signing_key_file, cfg.signing_cert_file):
+        assert path is not None
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert path.parent == cfg.sqlite_path.parent  # type: ignore[union-attr]
+    assert cfg.checkpoint_dir is not None and cfg.checkpoint_dir.is_dir()
+
+
+async def test_the_subject_never_reaches_the_database_file_in_plain_text(
+    sqlite_store: AuditStore, sqlite_config: AuditConfig
+) -> None:
+    await sqlite_store.append_intent(intent(1, subject=HETUS[3]))
+    await sqlite_store.append_refusal(refusal(subject="131052-308T"))
+    await sqlite_store.close()
+    assert sqlite_config.sqlite_path is not None
+    blob = b"".join(p.read_bytes() for p in sqlite_config.sqlite_path.parent.glob("audit.sqlite3*"))
+    assert HETUS[3].encode() not in blob
+    assert b"131052-308T" not in blob
+    assert b"msg-1" in blob  # the file was read at all
+
+
+async def test_records_cannot_be_updated_or_deleted(
+    sqlite_store: AuditStore, sqlite_config: AuditConfig
+) -> None:
+    await sqlite_store.append_intent(intent(1))
+    assert sqlite_config.sqlite_path is not None
+    conn = sqlite3.connect(sqlite_config.sqlite_path)
+    try:
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            conn.execute("UPDATE audit_record SET body = '{}'")
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            conn.execute("DELETE FROM audit_record")
+    finally:
+        conn.close()
+
+
+async def test_a_failing_write_answers_audit_unavailable_and_the_store_recovers(
+    sqlite_store: AuditStore, sqlite_config: AuditConfig, metrics: Metrics
+) -> None:
+    assert sqlite_config.sqlite_path is not None
+    conn = sqlite3.connect(sqlite_config.sqlite_path, isolation_level=None)
+    conn.execute(
+        "CREATE TRIGGER broken BEFORE INSERT ON audit_record BEGIN SELECT RAISE(ABORT, 'disk trouble'); END"
+    )
+    results = await asyncio.gather(
+        *(sqlite_store.append_intent(intent(i)) for i in range(5)), return_exceptions=True
+    )
+    assert all(isinstance(r, AuditUnavailable) for r in results)
+    assert "disk trouble" not in str(results[0])
+    assert metrics.registry.get_sample_value("xroad_vtj_audit_append_failures_total") == 5
+    conn.execute("DROP TRIGGER broken")
+    conn.close()
+    await sqlite_store.append_intent(intent(9))
+    assert [r["xroad_message_id"] for r in await sqlite_store.search()] == ["msg-9"]
+    assert sqlite_chain(sqlite_config.sqlite_path).ok
+
+
+async def test_appends_from_several_processes_keep_one_valid_chain(
+    sqlite_raw: dict[str, Any], tmp_path: Path
+) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    procs = [
+        ctx.Process(target=append_worker, args=(sqlite_raw, str(tmp_path), f"proc-{n}", 40)) for n in range(4)
+    ]
+    for p in procs:
+        p.start()
+    for p in procs:
+        await asyncio.to_thread(p.join, 60)
+        assert p.exitcode == 0
+    rows = sqlite_rows(Path(str(sqlite_raw["sqlite_path"])))
+    assert [r[0] for r in rows] == list(range(1, 161))
+    chain = sqlite_chain(Path(str(sqlite_raw["sqlite_path"])))
+    assert chain.ok, chain.problem
+    assert chain.records == 160
+    assert {json.loads(r[2])["instance"] for r in rows} == {f"proc-{n}" for n in range(4)}
+
+
+@pytest.mark.slow
+async def test_a_process_killed_mid_batch_leaves_no_gap_and_loses_no_acknowledged_record(
+    sqlite_raw: dict[str, Any], tmp_path: Path
+) -> None:
+    proc = subprocess.Popen(  # noqa: ASYNC220  # a real OS process to SIGKILL
+        [sys.executable, "-m", "tests.audit.helpers", json.dumps(sqlite_raw), str(tmp_path)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert proc.stdout is not None
+    acknowledged: list[str] = []
+    deadline = time.monotonic() + 60
+    while len(acknowledged) < 200 and time.monotonic() < deadline:
+        line = await asyncio.to_thread(proc.stdout.readline)
+        if not line:
+            break
+        acknowledged.append(line.decode().strip())
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert len(acknowledged) >= 200
+    path = Path(str(sqlite_raw["sqlite_path"]))
+    chain = sqlite_chain(path)
+    assert chain.ok, chain.problem
+    stored = {json.loads(r[2])["audit_id"] for r in sqlite_rows(path)}
+    assert set(acknowledged) <= stored

@@ -1,0 +1,174 @@
+"""Behaviour every audit store promises, whatever the backend."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.audit.helpers import HETUS, intent, outcome, refusal
+from xroad_vtj.audit.config import AuditConfig
+from xroad_vtj.audit.store import AuditStore, open_store
+from xroad_vtj.errors import AuditUnavailable
+from xroad_vtj.metrics import Metrics
+
+
+async def test_an_intent_is_durable_and_searchable_after_a_restart(
+    sqlite_store: AuditStore, sqlite_config: AuditConfig
+) -> None:
+    audit_id = await sqlite_store.append_intent(intent(1))
+    await sqlite_store.close()
+    reopened = open_store(sqlite_config, instance="test-2")
+    await reopened.open()
+    try:
+        [found] = await reopened.search(xroad_id="msg-1")
+    finally:
+        await reopened.close()
+    assert found["audit_id"] == audit_id
+    assert found["kind"] == "query"
+    assert found["subject"] == HETUS[0]
+    assert found["caller"] == "caseapp"
+    assert found["end_user"] == "officer-1"
+    assert found["purpose"] == "case-1"
+    assert found["product"] == "PERUSSANOMA 1"
+    assert found["request_sha512"] == "c2hhNTEy"
+    assert found["outcome"] is None  # no outcome yet
+    assert found["requested_at"].endswith("Z")
+
+
+async def test_an_outcome_is_joined_to_its_intent_in_search(sqlite_store: AuditStore) -> None:
+    audit_id = await sqlite_store.append_intent(intent(1))
+    await sqlite_store.append_outcome(
+        audit_id,
+        outcome(
+            "upstream_fault",
+            http_status=502,
+            fault_code="Server.ServerProxy.X",
+            fault_detail="abc-1",
+            fault_family="provider_security_server",
+            return_code=None,
+            data_categories=(),
+        ),
+    )
+    [found] = await sqlite_store.search(xroad_id="msg-1")
+    assert found["outcome"] == "upstream_fault"
+    assert found["fault_code"] == "Server.ServerProxy.X"
+    assert found["fault_detail"] == "abc-1"
+    assert found["latency_seconds"] == 0.125
+    assert found["http_status"] == 502
+    assert found["data_categories"] == []
+    assert found["completed_at"].endswith("Z")
+
+
+async def test_the_newest_outcome_of_a_query_wins(sqlite_store: AuditStore) -> None:
+    audit_id = await sqlite_store.append_intent(intent(1))
+    await sqlite_store.append_outcome(audit_id, outcome("outcome_unknown"))
+    await sqlite_store.append_outcome(audit_id, outcome("found"))
+    [found] = await sqlite_store.search(xroad_id="msg-1")
+    assert found["outcome"] == "found"
+
+
+async def test_a_refusal_is_recorded_as_refused_with_its_reason(sqlite_store: AuditStore) -> None:
+    audit_id = await sqlite_store.append_refusal(refusal(subject="123456-7890"))
+    nobody = await sqlite_store.append_refusal(refusal(subject=None, reason="unauthenticated"))
+    found = await sqlite_store.search(end_user="officer-1")
+    assert [f["audit_id"] for f in found] == [audit_id, nobody]
+    assert found[0]["kind"] == "refusal"
+    assert found[0]["outcome"] == "refused"
+    assert found[0]["reason"] == "invalid_hetu"
+    assert found[0]["subject"] == "123456-7890"
+    assert found[1]["subject"] is None
+    assert (await sqlite_store.search(subject="123456-7890"))[0]["audit_id"] == audit_id
+
+
+async def test_search_filters_by_subject_end_user_and_time(sqlite_store: AuditStore) -> None:
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    await sqlite_store.append_intent(intent(1, subject=HETUS[0], end_user="a", requested_at=t0))
+    await sqlite_store.append_intent(
+        intent(2, subject=HETUS[1], end_user="a", requested_at=t0 + timedelta(hours=1))
+    )
+    await sqlite_store.append_intent(
+        intent(3, subject=HETUS[0], end_user="b", requested_at=t0 + timedelta(hours=2))
+    )
+
+    def ids(rows: list[dict[str, object]]) -> list[object]:
+        return [r["xroad_message_id"] for r in rows]
+
+    assert ids(await sqlite_store.search(subject=HETUS[0])) == ["msg-1", "msg-3"]
+    assert ids(await sqlite_store.search(subject=HETUS[0].lower())) == ["msg-1", "msg-3"]
+    assert ids(await sqlite_store.search(end_user="a")) == ["msg-1", "msg-2"]
+    assert ids(await sqlite_store.search(end_user="a", subject=HETUS[1])) == ["msg-2"]
+    assert ids(await sqlite_store.search(since=t0 + timedelta(hours=1))) == ["msg-2", "msg-3"]
+    assert ids(await sqlite_store.search(until=t0 + timedelta(hours=1))) == ["msg-1"]
+    assert ids(await sqlite_store.search(limit=2)) == ["msg-1", "msg-2"]
+    assert await sqlite_store.search(xroad_id="no-such") == []
+
+
+async def test_concurrent_appends_get_one_gap_free_order(sqlite_store: AuditStore) -> None:
+    ids = await asyncio.gather(*(sqlite_store.append_intent(intent(i)) for i in range(300)))
+    assert len(set(ids)) == 300
+    rows = await sqlite_store.search(limit=1000)
+    assert [r["seq"] for r in rows] == list(range(1, 301))
+
+
+async def test_quota_counts_come_from_intents(sqlite_store: AuditStore) -> None:
+    start = datetime.now(UTC) - timedelta(seconds=1)
+    for i, subject in enumerate((HETUS[0], HETUS[1], HETUS[0])):
+        await sqlite_store.append_intent(intent(i, subject=subject, end_user="a"))
+    await sqlite_store.append_intent(intent(9, subject=HETUS[2], end_user="b", caller="other"))
+    await sqlite_store.append_refusal(refusal())
+    assert await sqlite_store.count_queries(since=start) == 4
+    assert await sqlite_store.count_queries(since=start, caller="caseapp") == 3
+    assert await sqlite_store.count_queries(since=start, end_user="b") == 1
+    assert await sqlite_store.count_queries(since=datetime.now(UTC) + timedelta(hours=1)) == 0
+    assert await sqlite_store.count_distinct_subjects(since=start, caller="caseapp", end_user="a") == 2
+    assert await sqlite_store.count_distinct_subjects(since=start, caller=None, end_user="b") == 1
+
+
+async def test_open_intents_of_this_instance_or_older_than_the_bound_become_outcome_unknown(
+    sqlite_config: AuditConfig,
+) -> None:
+    old = datetime.now(UTC) - timedelta(hours=1)
+    other = open_store(sqlite_config, instance="other")
+    await other.open()
+    await other.append_intent(intent(1, requested_at=old))  # other replica, old: marked
+    await other.append_intent(intent(2))  # other replica, recent: left alone (may be in flight)
+    done = await other.append_intent(intent(3, requested_at=old))
+    await other.append_outcome(done, outcome("found"))
+    await other.close()
+
+    me = open_store(sqlite_config, instance="me")
+    await me.open()
+    try:
+        await me.append_intent(intent(4))  # this instance's own: marked
+        marked = await me.mark_unfinished_unknown(older_than=datetime.now(UTC) - timedelta(minutes=5))
+        assert marked == 2
+        outcomes = {r["xroad_message_id"]: r["outcome"] for r in await me.search()}
+        assert outcomes == {
+            "msg-1": "outcome_unknown",
+            "msg-2": None,
+            "msg-3": "found",
+            "msg-4": "outcome_unknown",
+        }
+        assert await me.mark_unfinished_unknown(older_than=datetime.now(UTC) - timedelta(minutes=5)) == 0
+        assert await me.mark_unfinished_unknown(older_than=datetime.now(UTC) + timedelta(seconds=1)) == 1
+    finally:
+        await me.close()
+
+
+async def test_appends_are_counted_in_metrics(sqlite_store: AuditStore, metrics: Metrics) -> None:
+    audit_id = await sqlite_store.append_intent(intent(1))
+    await sqlite_store.append_outcome(audit_id, outcome())
+    await sqlite_store.append_refusal(refusal())
+    for kind in ("intent", "outcome", "refusal"):
+        assert metrics.registry.get_sample_value("xroad_vtj_audit_appends_total", {"kind": kind}) == 1
+
+
+async def test_a_closed_store_refuses_appends_and_pings(sqlite_store: AuditStore) -> None:
+    await sqlite_store.ping()
+    await sqlite_store.close()
+    with pytest.raises(AuditUnavailable):
+        await sqlite_store.append_intent(intent(1))
+    with pytest.raises(AuditUnavailable):
+        await sqlite_store.ping()

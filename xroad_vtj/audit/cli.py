@@ -1,0 +1,149 @@
+"""``xroad-vtj audit …``: search, verify, checkpoint, export, prove, migrate, retention.
+
+Every subcommand takes ``--config FILE`` and sets ``args.func``: a callable ``(args) -> exit code``. Errors
+are one line on stderr and a non-zero exit (2 for usage or configuration errors, 1 for a failed
+verification).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from xroad_vtj.audit.config import AuditConfig, parse_audit_config
+from xroad_vtj.audit.store import AuditStore, open_store
+from xroad_vtj.errors import ConfigError, XRoadVtjError
+
+
+def _load_audit_config(path: Path) -> AuditConfig:
+    """Read only the ``audit`` section of the YAML configuration (the service's loader validates the rest)."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as e:
+        raise ConfigError(f"cannot read the configuration file ({e.strerror})") from None
+    except yaml.YAMLError:
+        raise ConfigError("the configuration file is not valid YAML") from None
+    if not isinstance(raw, dict):
+        raise ConfigError("the configuration file must hold a mapping")
+    return parse_audit_config(raw.get("audit"), path.resolve().parent)
+
+
+def _instance() -> str:
+    return f"cli-{socket.gethostname()}-{os.getpid()}"
+
+
+def _when(text: str) -> datetime:
+    """ISO 8601 date or date-time; without a zone it is UTC."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected an ISO 8601 date or date-time") from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _run(args: argparse.Namespace, work: Callable[[AuditStore], Awaitable[int]]) -> int:
+    async def go() -> int:
+        store = open_store(_load_audit_config(args.config), instance=_instance())
+        await store.open()
+        try:
+            return await work(store)
+        finally:
+            await store.close()
+
+    try:
+        return asyncio.run(go())
+    except XRoadVtjError as e:
+        print(f"xroad-vtj audit: {e.detail}", file=sys.stderr)
+        return 2
+
+
+def _cmd_search(args: argparse.Namespace) -> int:
+    async def work(store: AuditStore) -> int:
+        rows = await store.search(
+            xroad_id=args.xroad_id,
+            end_user=args.end_user,
+            subject=args.subject,
+            since=args.since,
+            until=args.until,
+            limit=args.limit,
+        )
+        out = sys.stdout
+        for row in rows:
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        return 0
+
+    return _run(args, work)
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    async def work(store: AuditStore) -> int:
+        report = await store.verify()
+        if report.ok:
+            print(report.summary())
+            return 0
+        print(f"xroad-vtj audit verify: FAILED: {report.problem}", file=sys.stderr)
+        return 1
+
+    return _run(args, work)
+
+
+def _not_yet(args: argparse.Namespace) -> int:
+    print(f"xroad-vtj audit {args.audit_command}: not available in this build yet", file=sys.stderr)
+    return 2
+
+
+def add_audit_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
+    audit = subparsers.add_parser("audit", help="search and verify the audit trail")
+    sub = audit.add_subparsers(dest="audit_command", required=True, metavar="COMMAND")
+
+    def command(
+        name: str, help_text: str, func: Callable[[argparse.Namespace], int]
+    ) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("--config", type=Path, required=True, metavar="FILE")
+        p.set_defaults(func=func)
+        parser: argparse.ArgumentParser = p
+        return parser
+
+    search = command("search", "print matching queries as JSON lines", _cmd_search)
+    search.add_argument("--xroad-id", help="X-Road message id")
+    search.add_argument("--end-user")
+    search.add_argument("--subject", help="henkilötunnus (matched through the blind index)")
+    search.add_argument("--from", dest="since", type=_when, help="requested at or after (ISO 8601)")
+    search.add_argument("--to", dest="until", type=_when, help="requested before (ISO 8601)")
+    search.add_argument("--limit", type=int, default=1000)
+
+    command("verify", "check every record, the chain and the checkpoints", _cmd_verify)
+    command("checkpoint", "write a signed checkpoint now", _not_yet)
+    export = command("export", "signed XML evidence of a period", _not_yet)
+    export.add_argument("--from", dest="since", type=_when, required=True)
+    export.add_argument("--to", dest="until", type=_when, required=True)
+    export.add_argument("--out", type=Path, required=True)
+    prove = command("prove", "signed XML evidence of one query and its place in the log", _not_yet)
+    prove.add_argument("--xroad-id", required=True)
+    prove.add_argument("--out", type=Path, required=True)
+    command("migrate", "create or upgrade the database schema", _not_yet)
+    command("retention", "remove whole months older than audit.retention_years", _not_yet)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stand-alone entry for ``python -m xroad_vtj.audit.cli`` (the service CLI mounts the same commands)."""
+    parser = argparse.ArgumentParser(prog="xroad-vtj")
+    add_audit_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,178 @@
+"""Record bodies: from :mod:`records` values to the stored JSON fields, and from stored bodies to search
+results.
+
+The body of every record carries ``v`` (format version), ``kind`` (``intent``, ``outcome``, ``refusal`` or
+``event``), ``audit_id`` (shared by a query's intent and outcome), ``instance`` (the replica that wrote it)
+and ``recorded_at``. The subject is stored as ``subject`` = ``kid:base64(nonce || AES-GCM ciphertext)`` with
+the audit id as associated data, and ``subject_index`` = its HMAC blind index; the plain hetu is never
+stored.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from xroad_vtj.audit.chain import canonical_body, iso, parse_iso, utcnow
+from xroad_vtj.audit.keys import Keyring
+from xroad_vtj.audit.records import Intent, Outcome, Refusal
+
+FORMAT_VERSION = 1
+
+
+def new_audit_id() -> str:
+    return str(uuid.uuid4())
+
+
+def _head(kind: str, audit_id: str, instance: str) -> dict[str, Any]:
+    return {
+        "v": FORMAT_VERSION,
+        "kind": kind,
+        "audit_id": audit_id,
+        "instance": instance,
+        "recorded_at": iso(utcnow()),
+    }
+
+
+def intent_body(intent: Intent, audit_id: str, instance: str, keyring: Keyring) -> str:
+    sealed, index = keyring.encrypt(intent.subject, audit_id)
+    fields = _head("intent", audit_id, instance)
+    fields.update(
+        caller=intent.caller,
+        end_user=intent.end_user,
+        purpose=intent.purpose,
+        product=intent.product,
+        client=intent.client,
+        service=intent.service,
+        xroad_message_id=intent.xroad_message_id,
+        subject=sealed,
+        subject_index=index,
+        request_sha512=intent.request_sha512,
+        requested_at=iso(intent.requested_at),
+    )
+    return canonical_body(fields)
+
+
+def outcome_fields(audit_id: str, instance: str, outcome: Outcome) -> dict[str, Any]:
+    fields = _head("outcome", audit_id, instance)
+    fields.update(
+        outcome=outcome.outcome,
+        completed_at=iso(outcome.completed_at),
+        latency_us=round(outcome.latency_seconds * 1_000_000),
+        http_status=outcome.http_status,
+        error_code=outcome.error_code,
+        return_code=outcome.return_code,
+        fault_code=outcome.fault_code,
+        fault_detail=outcome.fault_detail,
+        fault_family=outcome.fault_family,
+        received_request_hash=outcome.received_request_hash,
+        data_categories=list(outcome.data_categories),
+    )
+    return fields
+
+
+def outcome_body(audit_id: str, instance: str, outcome: Outcome) -> str:
+    return canonical_body(outcome_fields(audit_id, instance, outcome))
+
+
+def unknown_outcome_body(intent: Mapping[str, Any], instance: str, now: datetime) -> str:
+    """The outcome appended for an intent that never got one (the process died while the query was out)."""
+    fields = _head("outcome", intent["audit_id"], instance)
+    fields.update(
+        outcome="outcome_unknown",
+        completed_at=iso(now),
+        latency_us=None,
+        http_status=None,
+        error_code="outcome_unknown",
+        return_code=None,
+        fault_code=None,
+        fault_detail=None,
+        fault_family=None,
+        received_request_hash=None,
+        data_categories=[],
+        note="no outcome was recorded before the service stopped; the query may have been served",
+    )
+    return canonical_body(fields)
+
+
+def refusal_body(refusal: Refusal, audit_id: str, instance: str, keyring: Keyring) -> str:
+    fields = _head("refusal", audit_id, instance)
+    sealed: str | None = None
+    index: str | None = None
+    if refusal.subject is not None:
+        sealed, index = keyring.encrypt(refusal.subject, audit_id)
+    fields.update(
+        caller=refusal.caller,
+        end_user=refusal.end_user,
+        purpose=refusal.purpose,
+        product=refusal.product,
+        subject=sealed,
+        subject_index=index,
+        reason=refusal.reason,
+        requested_at=iso(refusal.requested_at),
+    )
+    return canonical_body(fields)
+
+
+def event_body(event: str, instance: str, details: Mapping[str, Any]) -> str:
+    fields = _head("event", new_audit_id(), instance)
+    fields.update(details)
+    fields["event"] = event
+    return canonical_body(fields)
+
+
+def search_result(seq: int, body: str, outcome: str | None, keyring: Keyring) -> dict[str, Any]:
+    """One search answer: a query (intent joined with its newest outcome) or a refusal, JSON-able."""
+    rec: dict[str, Any] = json.loads(body)
+    out: dict[str, Any] = json.loads(outcome) if outcome is not None else {}
+    subject = rec.get("subject")
+    audit_id = rec["audit_id"]
+    refused = rec["kind"] == "refusal"
+    latency_us = out.get("latency_us")
+    return {
+        "audit_id": audit_id,
+        "seq": seq,
+        "kind": "refusal" if refused else "query",
+        "instance": rec.get("instance"),
+        "xroad_message_id": rec.get("xroad_message_id"),
+        "caller": rec.get("caller"),
+        "end_user": rec.get("end_user"),
+        "purpose": rec.get("purpose"),
+        "product": rec.get("product"),
+        "client": rec.get("client"),
+        "service": rec.get("service"),
+        "subject": keyring.decrypt(subject, audit_id) if subject is not None else None,
+        "outcome": "refused" if refused else out.get("outcome"),
+        "reason": rec.get("reason"),
+        "requested_at": rec.get("requested_at"),
+        "completed_at": out.get("completed_at"),
+        "latency_seconds": latency_us / 1_000_000 if latency_us is not None else None,
+        "http_status": out.get("http_status"),
+        "error_code": out.get("error_code"),
+        "return_code": out.get("return_code"),
+        "fault_code": out.get("fault_code"),
+        "fault_detail": out.get("fault_detail"),
+        "fault_family": out.get("fault_family"),
+        "received_request_hash": out.get("received_request_hash"),
+        "request_sha512": rec.get("request_sha512"),
+        "data_categories": out.get("data_categories", []),
+    }
+
+
+def time_bound(moment: datetime | None) -> str | None:
+    return iso(moment) if moment is not None else None
+
+
+__all__ = [
+    "event_body",
+    "intent_body",
+    "new_audit_id",
+    "outcome_body",
+    "parse_iso",
+    "refusal_body",
+    "search_result",
+    "unknown_outcome_body",
+]

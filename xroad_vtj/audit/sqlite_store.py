@@ -1,0 +1,516 @@
+"""The embedded SQLite audit store: one database file, WAL, durable commits, one writer thread per process.
+
+Writes: every append goes to a queue served by one dedicated writer thread (the event loop never blocks on
+SQLite). The thread takes everything queued, opens ``BEGIN IMMEDIATE`` (the database write lock, taken up
+front so that the busy timeout applies and several processes serialise), reads the chain head, inserts the
+whole batch chained onto it and commits once (``synchronous=FULL``: the WAL is fsynced). Only then is every
+waiter of the batch released: group commit, and an append that returned is durable. A batch that fails is
+rolled back as a whole and every waiter gets :class:`AuditUnavailable`; the next batch tries again.
+
+Reads (search, counts) use a second connection in a single reader thread; WAL lets them run beside the writer.
+
+Append-only: triggers refuse UPDATE and DELETE. Retention alone may delete, and only through a permit row that
+a trigger refuses for any period within the last five years (see :mod:`xroad_vtj.audit.retention`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable, Collection, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from xroad_vtj.audit import codec
+from xroad_vtj.audit.chain import GENESIS, iso, period_of, record_hash, utcnow
+from xroad_vtj.audit.store import AuditStore
+from xroad_vtj.audit.verify import ChainResult, anchor_from_events, check_chain
+from xroad_vtj.errors import AuditUnavailable
+
+T = TypeVar("T")
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 10_000
+MAX_BATCH = 1024
+
+
+SCHEMA = """
+-- The searchable columns are generated from the hashed body, so they can never disagree with it.
+CREATE TABLE IF NOT EXISTS audit_record (
+    seq    INTEGER PRIMARY KEY,
+    period INTEGER NOT NULL,
+    body   TEXT    NOT NULL,
+    hash   BLOB    NOT NULL,
+    kind             TEXT GENERATED ALWAYS AS (json_extract(body, '$.kind')) VIRTUAL,
+    audit_id         TEXT GENERATED ALWAYS AS (json_extract(body, '$.audit_id')) VIRTUAL,
+    xroad_message_id TEXT GENERATED ALWAYS AS (json_extract(body, '$.xroad_message_id')) VIRTUAL,
+    caller           TEXT GENERATED ALWAYS AS (json_extract(body, '$.caller')) VIRTUAL,
+    end_user         TEXT GENERATED ALWAYS AS (json_extract(body, '$.end_user')) VIRTUAL,
+    subject_index    TEXT GENERATED ALWAYS AS (json_extract(body, '$.subject_index')) VIRTUAL,
+    requested_at     TEXT GENERATED ALWAYS AS (json_extract(body, '$.requested_at')) VIRTUAL
+);
+CREATE INDEX IF NOT EXISTS audit_record_audit_id ON audit_record (audit_id, kind);
+CREATE INDEX IF NOT EXISTS audit_record_message_id ON audit_record (xroad_message_id);
+CREATE INDEX IF NOT EXISTS audit_record_end_user
+    ON audit_record (end_user, kind, requested_at, subject_index);
+CREATE INDEX IF NOT EXISTS audit_record_caller ON audit_record (caller, kind, requested_at);
+CREATE INDEX IF NOT EXISTS audit_record_subject ON audit_record (subject_index);
+CREATE INDEX IF NOT EXISTS audit_record_kind_time ON audit_record (kind, requested_at);
+CREATE INDEX IF NOT EXISTS audit_record_period ON audit_record (period);
+
+CREATE TABLE IF NOT EXISTS audit_checkpoint (
+    seq        INTEGER NOT NULL,
+    created_at TEXT    NOT NULL,
+    document   TEXT    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_checkpoint_seq ON audit_checkpoint (seq);
+
+-- Retention's controlled exception to append-only: a DELETE passes the trigger only for periods up to the
+-- permit row that retention inserts and removes again in the same transaction, and no permit may reach
+-- into the last five years.
+CREATE TABLE IF NOT EXISTS audit_retention_permit (through_period INTEGER NOT NULL);
+
+CREATE TRIGGER IF NOT EXISTS audit_retention_permit_floor BEFORE INSERT ON audit_retention_permit
+WHEN NEW.through_period >= CAST(strftime('%Y%m', 'now', '-5 years') AS INTEGER)
+BEGIN SELECT RAISE(ABORT, 'retention may not remove any of the last five years'); END;
+
+CREATE TRIGGER IF NOT EXISTS audit_record_no_update BEFORE UPDATE ON audit_record
+BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
+
+CREATE TRIGGER IF NOT EXISTS audit_record_no_delete BEFORE DELETE ON audit_record
+WHEN NOT EXISTS (SELECT 1 FROM audit_retention_permit WHERE OLD.period <= through_period)
+BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
+
+CREATE TRIGGER IF NOT EXISTS audit_checkpoint_no_update BEFORE UPDATE ON audit_checkpoint
+BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;
+
+CREATE TRIGGER IF NOT EXISTS audit_checkpoint_no_delete BEFORE DELETE ON audit_checkpoint
+BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;
+"""
+
+
+def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are explicit), WAL, durable commits."""
+    if readonly:
+        conn = sqlite3.connect(
+            f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+        )
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    if not readonly:
+        conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    return conn
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise AuditUnavailable("the audit database was created by a newer version of xroad-vtj")
+    if version == SCHEMA_VERSION:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:  # another process was first
+            conn.execute("ROLLBACK")
+            return
+        for statement in _statements(SCHEMA):
+            conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _statements(script: str) -> Iterator[str]:
+    buf: list[str] = []
+    for line in script.splitlines():
+        if line.startswith("--") or not line.strip():
+            continue
+        buf.append(line)
+        if sqlite3.complete_statement("\n".join(buf)):
+            yield "\n".join(buf)
+            buf = []
+
+
+def head(conn: sqlite3.Connection) -> tuple[int, bytes, int]:
+    """``(seq, hash, period)`` of the newest record, or ``(0, GENESIS, 0)`` for an empty log."""
+    row = conn.execute("SELECT seq, hash, period FROM audit_record ORDER BY seq DESC LIMIT 1").fetchone()
+    return (0, GENESIS, 0) if row is None else (row[0], bytes(row[1]), row[2])
+
+
+def insert_chained(
+    conn: sqlite3.Connection, bodies: Sequence[str], *, periods: Sequence[int] | None = None
+) -> list[int]:
+    """Chain ``bodies`` onto the head and insert them; the caller holds the write transaction.
+
+    ``periods`` forces each record's period (bench and test helpers writing old data); otherwise it is the
+    current month, never below the head's.
+    """
+    seq, prev, period = head(conn)
+    now_period = period_of(utcnow())
+    rows = []
+    seqs = []
+    for i, body in enumerate(bodies):
+        seq += 1
+        period = max(period, periods[i] if periods is not None else now_period)
+        prev = record_hash(prev, seq, period, body.encode())
+        rows.append((seq, period, body, prev))
+        seqs.append(seq)
+    conn.executemany("INSERT INTO audit_record (seq, period, body, hash) VALUES (?, ?, ?, ?)", rows)
+    return seqs
+
+
+def check_sqlite_chain(conn: sqlite3.Connection, remember: Collection[int] = ()) -> ChainResult:
+    """Walk the chain in one read transaction (a consistent snapshot even while others append)."""
+    conn.execute("BEGIN")
+    try:
+        first = conn.execute("SELECT min(seq) FROM audit_record").fetchone()[0]
+        anchor: tuple[int, bytes] | None = (0, GENESIS)
+        if first is not None and first > 1:
+            events = (
+                r[0]
+                for r in conn.execute("SELECT body FROM audit_record WHERE kind = 'event' ORDER BY seq DESC")
+            )
+            anchor = anchor_from_events(first, events)
+        if anchor is None:
+            return ChainResult(
+                bad_seq=1, problem=f"records 1..{first - 1} missing (deleted without retention)"
+            )
+        rows = conn.execute("SELECT seq, period, body, hash FROM audit_record ORDER BY seq")
+        return check_chain(rows, anchor_seq=anchor[0], anchor_hash=anchor[1], remember=remember)
+    finally:
+        conn.execute("ROLLBACK")
+
+
+@dataclass(slots=True)
+class _Job:
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Any]
+    body: str | None = None  # an append
+    call: Callable[[sqlite3.Connection], Any] | None = None  # anything else, in its own write transaction
+    result: Any = field(default=None)
+
+
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.done():  # the waiter was cancelled; the record is written all the same
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
+class _Writer:
+    """The one thread per process that writes to the database, in batches."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._conn: sqlite3.Connection | None = None
+        self._thread = threading.Thread(target=self._run, name="audit-sqlite-writer", daemon=True)
+        self._stopped = False
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def submit(self, job: _Job) -> None:
+        if self._stopped:
+            raise AuditUnavailable("the audit store is closed")
+        self._queue.put(job)
+
+    def stop(self) -> None:
+        self._stopped = True
+        self._queue.put(None)
+        self._thread.join()
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self._conn = connect(self._path)
+        return self._conn
+
+    def _drop_connection(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.close()
+            self._conn = None
+
+    def _run(self) -> None:
+        lookahead: list[_Job | None] = []
+        while True:
+            job = lookahead.pop() if lookahead else self._queue.get()
+            if job is None:
+                break
+            if job.call is not None:
+                self._run_call(job)
+                continue
+            batch = [job]
+            while len(batch) < MAX_BATCH:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None or nxt.call is not None:
+                    lookahead.append(nxt)  # runs after this batch, in order
+                    break
+                batch.append(nxt)
+            self._commit_batch(batch)
+        self._drop_connection()
+
+    def _commit_batch(self, batch: list[_Job]) -> None:
+        try:
+            conn = self._connection()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                seqs = insert_chained(conn, [j.body for j in batch if j.body is not None])
+                conn.execute("COMMIT")
+            except BaseException:
+                _rollback(conn)
+                raise
+        except Exception as e:  # any failure: the whole batch is refused
+            self._drop_connection()
+            error = _unavailable(e)
+            for j in batch:
+                j.loop.call_soon_threadsafe(_settle, j.future, None, error)
+            return
+        for j, seq in zip(batch, seqs, strict=True):
+            j.loop.call_soon_threadsafe(_settle, j.future, seq, None)
+
+    def _run_call(self, job: _Job) -> None:
+        assert job.call is not None
+        try:
+            conn = self._connection()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = job.call(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                _rollback(conn)
+                raise
+        except Exception as e:
+            if isinstance(e, sqlite3.Error):
+                self._drop_connection()
+            job.loop.call_soon_threadsafe(_settle, job.future, None, _unavailable(e))
+            return
+        job.loop.call_soon_threadsafe(_settle, job.future, result, None)
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    with contextlib.suppress(sqlite3.Error):
+        conn.execute("ROLLBACK")
+
+
+def _unavailable(e: BaseException) -> AuditUnavailable:
+    if isinstance(e, AuditUnavailable):
+        return e
+    # sqlite messages name no personal data (bodies are bound parameters), but keep only the class and code
+    detail = type(e).__name__
+    code = getattr(e, "sqlite_errorname", None)
+    return AuditUnavailable(f"audit store write failed ({detail}{': ' + code if code else ''})")
+
+
+class SqliteAuditStore(AuditStore):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.config.sqlite_path is None:
+            raise AuditUnavailable("audit.sqlite_path is not configured")
+        self.path: Path = self.config.sqlite_path
+        self._writer: _Writer | None = None
+        self._reader: ThreadPoolExecutor | None = None
+        self._read_conn: sqlite3.Connection | None = None
+
+    async def _open_backend(self) -> None:
+        def prepare() -> None:
+            conn = connect(self.path)
+            try:
+                migrate(conn)
+            finally:
+                conn.close()
+
+        try:
+            await asyncio.to_thread(prepare)
+        except sqlite3.Error as e:
+            raise _unavailable(e) from None
+        self._writer = _Writer(self.path)
+        self._writer.start()
+        self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-sqlite-reader")
+
+    async def _close_backend(self) -> None:
+        if self._writer is not None:
+            await asyncio.to_thread(self._writer.stop)
+            self._writer = None
+        if self._reader is not None:
+            if self._read_conn is not None:
+                await self._read(lambda c: c.close())
+            self._reader.shutdown(wait=True)
+            self._reader = None
+            self._read_conn = None
+
+    # --- writes --------------------------------------------------------------------------------------
+
+    def _submit(self, job: _Job) -> asyncio.Future[Any]:
+        if self._writer is None:
+            raise AuditUnavailable("the audit store is not open")
+        self._writer.submit(job)
+        return job.future
+
+    async def _append(self, body: str) -> int:
+        loop = asyncio.get_running_loop()
+        seq: int = await self._submit(_Job(loop, loop.create_future(), body=body))
+        return seq
+
+    async def write_call(self, call: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``call(conn)`` in its own write transaction on the writer thread (after queued appends)."""
+        loop = asyncio.get_running_loop()
+        result: T = await self._submit(_Job(loop, loop.create_future(), call=call))
+        return result
+
+    async def ping(self) -> None:
+        await self.write_call(lambda conn: head(conn))
+
+    async def mark_unfinished_unknown(self, older_than: datetime | None = None) -> int:
+        bound = iso(older_than) if older_than is not None else None
+        instance = self.instance
+
+        def mark(conn: sqlite3.Connection) -> int:
+            rows = conn.execute(
+                """SELECT i.audit_id FROM audit_record AS i
+                   WHERE i.kind = 'intent'
+                     AND NOT EXISTS (SELECT 1 FROM audit_record AS o
+                                     WHERE o.audit_id = i.audit_id AND o.kind = 'outcome')
+                     AND (json_extract(i.body, '$.instance') = ? OR i.requested_at < ?)
+                   ORDER BY i.seq""",
+                (instance, bound),
+            ).fetchall()
+            now = utcnow()
+            insert_chained(
+                conn, [codec.unknown_outcome_body({"audit_id": r[0]}, instance, now) for r in rows]
+            )
+            return len(rows)
+
+        count = await self.write_call(mark)
+        if count and self.metrics is not None:
+            self.metrics.audit_appends.labels("outcome").inc(count)
+        return count
+
+    async def _check_chain(self, remember: Collection[int] = ()) -> ChainResult:
+        def walk(conn: sqlite3.Connection) -> ChainResult:
+            return check_sqlite_chain(conn, remember)
+
+        return await self._read_fresh(walk)
+
+    async def _read_fresh(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run a long read on its own connection in its own thread (does not hold up searches)."""
+
+        def run() -> T:
+            conn = connect(self.path)
+            try:
+                return fn(conn)
+            finally:
+                conn.close()
+
+        try:
+            return await asyncio.to_thread(run)
+        except sqlite3.Error as e:
+            raise _unavailable(e) from None
+
+    # --- reads ---------------------------------------------------------------------------------------
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        if self._reader is None:
+            raise AuditUnavailable("the audit store is not open")
+
+        def run() -> T:
+            if self._read_conn is None:
+                self._read_conn = connect(self.path)
+            return fn(self._read_conn)
+
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._reader, run)
+        except sqlite3.Error as e:
+            self._read_conn = None
+            raise _unavailable(e) from None
+
+    async def _search_rows(
+        self,
+        *,
+        xroad_id: str | None,
+        end_user: str | None,
+        subject_indexes: Sequence[str] | None,
+        since: str | None,
+        until: str | None,
+        limit: int,
+    ) -> list[tuple[int, str, str, str]]:
+        where = ["kind IN ('intent', 'refusal')"]
+        params: list[Any] = []
+        if xroad_id is not None:
+            where.append("xroad_message_id = ?")
+            params.append(xroad_id)
+        if end_user is not None:
+            where.append("end_user = ?")
+            params.append(end_user)
+        if subject_indexes is not None:
+            where.append(f"subject_index IN ({', '.join('?' * len(subject_indexes))})")
+            params += subject_indexes
+        if since is not None:
+            where.append("requested_at >= ?")
+            params.append(since)
+        if until is not None:
+            where.append("requested_at < ?")
+            params.append(until)
+        sql = (
+            "SELECT seq, audit_id, kind, body FROM audit_record"  # noqa: S608  # our own column names only
+            f" WHERE {' AND '.join(where)} ORDER BY seq LIMIT ?"
+        )
+        params.append(limit)
+        return await self._read(lambda c: [tuple(r) for r in c.execute(sql, params)])
+
+    async def _outcomes_for(self, audit_ids: Sequence[str]) -> dict[str, str]:
+        def fetch(conn: sqlite3.Connection) -> dict[str, str]:
+            found: dict[str, str] = {}
+            for i in range(0, len(audit_ids), 500):
+                chunk = audit_ids[i : i + 500]
+                for aid, body in conn.execute(
+                    f"SELECT audit_id, body FROM audit_record WHERE kind = 'outcome' AND audit_id IN ({', '.join('?' * len(chunk))}) ORDER BY seq",  # noqa: S608, E501
+                    chunk,
+                ):
+                    found[aid] = body  # newest wins
+            return found
+
+        return await self._read(fetch) if audit_ids else {}
+
+    async def count_queries(
+        self, *, since: datetime, caller: str | None = None, end_user: str | None = None
+    ) -> int:
+        where = ["kind = 'intent'", "requested_at >= ?"]
+        params: list[Any] = [iso(since)]
+        if caller is not None:
+            where.append("caller = ?")
+            params.append(caller)
+        if end_user is not None:
+            where.append("end_user = ?")
+            params.append(end_user)
+        sql = f"SELECT count(*) FROM audit_record WHERE {' AND '.join(where)}"  # noqa: S608
+        count: int = await self._read(lambda c: c.execute(sql, params).fetchone()[0])
+        return count
+
+    async def _count_distinct_subjects(self, *, since: str, caller: str | None, end_user: str) -> int:
+        sql = (
+            "SELECT count(DISTINCT subject_index) FROM audit_record "
+            "WHERE end_user = ? AND kind = 'intent' AND requested_at >= ?"
+        )
+        params: list[Any] = [end_user, since]
+        if caller is not None:
+            sql += " AND caller = ?"
+            params.append(caller)
+        count: int = await self._read(lambda c: c.execute(sql, params).fetchone()[0])
+        return count

@@ -1,0 +1,117 @@
+"""Checking the hash chain: every record's hash, the links between records, no gaps, no duplicates.
+
+:func:`check_chain` is backend-independent: it consumes ``(seq, period, body, hash)`` rows in seq order and
+stops at the first bad record, naming it. Checkpoints (signatures, coverage) are checked in
+:mod:`xroad_vtj.audit.checkpoint` on top of the hashes this collects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+from hashlib import sha256
+
+from xroad_vtj.audit.chain import GENESIS
+
+Row = tuple[int, int, "bytes | str", bytes]
+
+
+@dataclass(slots=True)
+class ChainResult:
+    records: int = 0
+    first_seq: int | None = None
+    last_seq: int = 0
+    last_hash: bytes = GENESIS
+    bad_seq: int | None = None
+    problem: str | None = None
+    hashes_at: dict[int, bytes] = field(default_factory=dict)  # the recomputed hash at each requested seq
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+def check_chain(
+    rows: Iterable[Row],
+    *,
+    anchor_seq: int = 0,
+    anchor_hash: bytes = GENESIS,
+    remember: Collection[int] = (),
+) -> ChainResult:
+    """Walk the chain from ``anchor_seq``/``anchor_hash`` (the record before the first row; retention moves i
+
+    The hash of every record is recomputed from the previous record's recomputed hash, so an edited record is
+    named itself, and a record whose stored hash was also rewritten is caught one record later (or by a
+    checkpoint when the whole tail was rewritten).
+    """
+    result = ChainResult(last_seq=anchor_seq, last_hash=anchor_hash)
+    prev = anchor_hash
+    expected = anchor_seq + 1
+    want = set(remember)
+    for seq, period, body, stored in rows:
+        if seq != expected:
+            result.bad_seq = expected if seq > expected else seq
+            if seq > expected:
+                missing = f"{expected}" if seq == expected + 1 else f"{expected}..{seq - 1}"
+                result.problem = f"record {missing} missing (deleted)"
+            elif seq == expected - 1:
+                result.problem = f"record {seq} appears twice"
+            else:
+                result.problem = f"record {seq} out of order"
+            return result
+        if isinstance(body, str):
+            body = body.encode()
+        h = sha256(prev + seq.to_bytes(8, "big") + period.to_bytes(4, "big") + sha256(body).digest()).digest()
+        if h != bytes(stored):
+            result.bad_seq = seq
+            result.problem = f"record {seq} was altered (its content or hash does not match the chain)"
+            if result.records:
+                result.problem += f"; or record {seq - 1} was altered and re-hashed"
+            return result
+        if result.first_seq is None:
+            result.first_seq = seq
+        if seq in want:
+            result.hashes_at[seq] = h
+        prev = h
+        expected += 1
+        result.records += 1
+    result.last_seq = expected - 1
+    result.last_hash = prev
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyReport:
+    """What ``audit verify`` found: either intact, or the first problem, naming the record."""
+
+    records: int
+    first_seq: int | None
+    last_seq: int
+    head_hash: bytes
+    checkpoints: int = 0
+    problem: str | None = None
+    bad_seq: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+    def summary(self) -> str:
+        if not self.ok:
+            return f"audit log NOT intact: {self.problem}"
+        span = f"seq {self.first_seq}..{self.last_seq}" if self.records else "empty"
+        return (
+            f"audit log intact: {self.records} records ({span}), head {self.head_hash.hex()}, "
+            f"{self.checkpoints} checkpoints verified"
+        )
+
+
+def anchor_from_events(first_seq: int, event_bodies: Iterable[str]) -> tuple[int, bytes] | None:
+    """The (seq, hash) of the record before ``first_seq`` as a retention event recorded it, if any."""
+    import json
+
+    for body in event_bodies:
+        fields = json.loads(body)
+        if fields.get("event") == "retention" and fields.get("last_removed_seq") == first_seq - 1:
+            return first_seq - 1, bytes.fromhex(fields["last_removed_hash"])
+    return None
