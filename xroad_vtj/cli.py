@@ -1,7 +1,118 @@
-"""Command line: ``xroad-vtj serve | simulate | demo | audit … | check``."""
+"""Command line: ``xroad-vtj serve | simulate | demo | check | audit …``.
+
+Errors are one line on stderr and a non-zero exit; nothing personal is printed except what ``audit search``
+is asked to show.
+"""
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
-def main(argv: list[str] | None = None) -> int:
+from xroad_vtj import __version__
+from xroad_vtj.errors import XRoadVtjError
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from xroad_vtj.api.server import serve
+    from xroad_vtj.config import load_config
+    from xroad_vtj.logging import configure_logging, get_logger
+
+    config = load_config(args.config)
+    configure_logging(config.log_level)
+    log = get_logger("xroad_vtj")
+    for warning in config.warnings:
+        log.warning("secret_in_config_file", detail=warning)
+    asyncio.run(serve(config))
     return 0
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from xroad_vtj.simulator.run import run_simulator
+
+    asyncio.run(
+        run_simulator(
+            args.host,
+            args.port,
+            latency=args.latency,
+            fault_style=args.fault_style,
+            tls_cert=args.tls_cert,
+            tls_key=args.tls_key,
+            client_ca=args.client_ca,
+        )
+    )
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from xroad_vtj.demo import run_demo
+
+    return asyncio.run(run_demo(Path(args.workdir), port=args.port, example_only=args.example_only))
+
+
+def _check(args: argparse.Namespace) -> int:
+    from xroad_vtj.check import run_check
+
+    return asyncio.run(run_check(args.config, out=sys.stdout))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="xroad-vtj", description="Audited VTJ person queries through X-Road."
+    )
+    parser.add_argument("--version", action="version", version=f"xroad-vtj {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the service")
+    serve.add_argument("--config", required=True, help="YAML configuration file")
+    serve.set_defaults(func=_serve)
+
+    sim = commands.add_parser("simulate", help="run the security server + VTJ simulator")
+    sim.add_argument("--host", default="127.0.0.1")
+    sim.add_argument("--port", type=int, default=8081)
+    sim.add_argument("--latency", type=float, default=0.0, help="added latency per answer, seconds")
+    sim.add_argument(
+        "--fault-style",
+        choices=("modern", "legacy"),
+        default="modern",
+        help="fault code spelling: X-Road 7.8 (modern) or older (legacy)",
+    )
+    sim.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM)")
+    sim.add_argument("--tls-key", help="key of --tls-cert (PEM)")
+    sim.add_argument("--client-ca", help="accept client certificates issued by this CA (PEM)")
+    sim.set_defaults(func=_simulate)
+
+    demo = commands.add_parser("demo", help="simulator + service with built-in defaults, one command")
+    demo.add_argument(
+        "--workdir", default="var/demo", help="where the demo keeps its audit database and keys"
+    )
+    demo.add_argument("--port", type=int, default=8080, help="service port (the simulator uses port + 1)")
+    demo.add_argument("--example-only", action="store_true", help="run the example query, print it and exit")
+    demo.set_defaults(func=_demo)
+
+    check = commands.add_parser("check", help="validate the configuration and the route to VTJ")
+    check.add_argument("--config", required=True)
+    check.set_defaults(func=_check)
+
+    from xroad_vtj.audit.cli import add_audit_commands
+
+    add_audit_commands(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        result: int = args.func(args)
+        return result
+    except XRoadVtjError as error:
+        print(f"xroad-vtj: {error.code}: {error.detail}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

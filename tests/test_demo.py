@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from xroad_vtj.demo import run_demo
+
+
+def free_port_block() -> int:
+    for _ in range(50):
+        with socket.socket() as a:
+            a.bind(("127.0.0.1", 0))
+            port = a.getsockname()[1]
+        if port < 65000:
+            try:
+                for offset in (1, 2):
+                    with socket.socket() as b:
+                        b.bind(("127.0.0.1", port + offset))
+                return port
+            except OSError:
+                continue
+    raise RuntimeError("no free ports")
+
+
+async def test_demo_runs_the_example_query_against_the_built_in_simulator(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = await run_demo(tmp_path / "demo", port=free_port_block(), example_only=True)
+    out = capsys.readouterr().out
+    assert code == 0
+    assert '"outcome": "found"' in out
+    assert "curl" in out
+    assert (tmp_path / "demo" / "config.yaml").exists()

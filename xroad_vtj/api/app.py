@@ -1,0 +1,291 @@
+"""The aiohttp application: middlewares (request id, metrics, problem+json), handlers and readiness."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from xroad_vtj.api.problems import http_exception_problem, json_dumps, problem_response
+from xroad_vtj.api.validation import decode_json_object, validate_person_query
+from xroad_vtj.audit.store import AuditStore
+from xroad_vtj.config import CallerConfig, Config
+from xroad_vtj.errors import (
+    AuditUnavailable,
+    InvalidRequest,
+    Overloaded,
+    ShuttingDown,
+    XRoadVtjError,
+)
+from xroad_vtj.logging import get_logger
+from xroad_vtj.metrics import Metrics
+from xroad_vtj.policy import PeerCertificate, Policy
+from xroad_vtj.query import QueryService
+from xroad_vtj.transport import Transport
+
+log = get_logger("xroad_vtj.api")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+@dataclass
+class ServiceState:
+    """Mutable run-time state shared by the handlers of one process."""
+
+    shutting_down: bool = False
+    in_flight: int = 0
+    idle: asyncio.Event | None = None
+
+    def drained(self) -> asyncio.Event:
+        if self.idle is None:
+            self.idle = asyncio.Event()
+            if self.in_flight == 0:
+                self.idle.set()
+        return self.idle
+
+
+CONFIG: web.AppKey[Config] = web.AppKey("config", Config)
+STORE: web.AppKey[AuditStore] = web.AppKey("store", AuditStore)
+TRANSPORT: web.AppKey[Transport] = web.AppKey("transport", Transport)
+METRICS: web.AppKey[Metrics] = web.AppKey("metrics", Metrics)
+POLICY: web.AppKey[Policy] = web.AppKey("policy", Policy)
+QUERIES: web.AppKey[QueryService] = web.AppKey("queries", QueryService)
+STATE: web.AppKey[ServiceState] = web.AppKey("state", ServiceState)
+
+
+def json_response(body: Any, status: int = 200) -> web.Response:
+    return web.Response(status=status, text=json_dumps(body), content_type="application/json")
+
+
+# --- middlewares ----------------------------------------------------------------------------------------------
+
+
+@web.middleware
+async def context_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Request id, structured log context and HTTP metrics; errors become problem+json here."""
+    structlog.contextvars.clear_contextvars()
+    incoming = request.headers.get("X-Request-Id", "")
+    request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    structlog.contextvars.bind_contextvars(request_id=request_id)
+    metrics = request.app[METRICS]
+    resource = request.match_info.route.resource
+    route = resource.canonical if resource is not None else "unmatched"
+    started = time.perf_counter()
+    try:
+        response = await handler(request)
+    except XRoadVtjError as error:
+        response = problem_response(error)
+    except web.HTTPException as exc:
+        response = http_exception_problem(exc)
+    except Exception as exc:
+        log.error("unhandled_error", error_type=type(exc).__name__)
+        response = problem_response(XRoadVtjError())
+    elapsed = time.perf_counter() - started
+    response.headers["X-Request-Id"] = request_id
+    metrics.http_requests.labels(
+        route=route, method=request.method, status_class=f"{response.status // 100}xx"
+    ).inc()
+    metrics.http_duration.labels(route=route).observe(elapsed)
+    log.info(
+        "http_request", method=request.method, route=route, status=response.status, seconds=round(elapsed, 4)
+    )
+    return response
+
+
+# --- helpers -----------------------------------------------------------------------------------------------------
+
+
+def peer_certificate(request: web.Request) -> PeerCertificate | None:
+    ssl_object = request.transport.get_extra_info("ssl_object") if request.transport else None
+    if ssl_object is None:
+        return None
+    der = ssl_object.getpeercert(binary_form=True)
+    return PeerCertificate.from_der(der) if der else None
+
+
+def authenticate(request: web.Request, role: str) -> CallerConfig:
+    policy = request.app[POLICY]
+    caller = policy.authenticate(request.headers.get("Authorization"), peer_certificate(request))
+    policy.require_role(caller, role)
+    structlog.contextvars.bind_contextvars(caller=caller.name)
+    return caller
+
+
+async def read_body(request: web.Request) -> bytes:
+    config = request.app[CONFIG]
+    try:
+        async with asyncio.timeout(config.server.client_timeout_seconds):
+            return await request.read()
+    except TimeoutError:
+        raise InvalidRequest("request body not received in time") from None
+
+
+# --- handlers ----------------------------------------------------------------------------------------------------
+
+
+async def person_queries(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    config = request.app[CONFIG]
+    if state.shutting_down:
+        raise ShuttingDown()
+    caller = authenticate(request, "query")
+    if state.in_flight >= config.server.max_in_flight:
+        raise Overloaded("too many queries in flight; try again shortly", retry_after=1)
+    state.in_flight += 1
+    metrics = request.app[METRICS]
+    metrics.in_flight.inc()
+    state.drained().clear()
+    service = request.app[QUERIES]
+    raw: dict[str, Any] = {}
+    try:
+        try:
+            raw = decode_json_object(await read_body(request))
+            query = validate_person_query(raw, config.vtj.default_product)
+            answer = await service.person_query(caller, query)
+        except XRoadVtjError as error:
+            if error.status in (400, 403, 429):
+                await service.refuse(caller, raw, error)
+            metrics.queries.labels(outcome=error.code).inc()
+            raise
+        metrics.queries.labels(outcome=answer["outcome"]).inc()
+        return json_response(answer)
+    finally:
+        state.in_flight -= 1
+        metrics.in_flight.dec()
+        if state.in_flight == 0:
+            state.drained().set()
+
+
+def _parse_time(request: web.Request, key: str) -> datetime | None:
+    value = request.query.get(key)
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidRequest(f"{key} must be an ISO 8601 date or time", field=key) from None
+
+
+async def audit_records(request: web.Request) -> web.Response:
+    authenticate(request, "auditor")
+    q = request.query
+    allowed = {"xroad_id", "end_user", "subject", "from", "to", "limit"}
+    if set(q) - allowed:
+        raise InvalidRequest(f"allowed parameters: {', '.join(sorted(allowed))}")
+    try:
+        limit = min(int(q.get("limit", "1000")), 10000)
+    except ValueError:
+        raise InvalidRequest("limit must be a number", field="limit") from None
+    rows = await request.app[STORE].search(
+        xroad_id=q.get("xroad_id"),
+        end_user=q.get("end_user"),
+        subject=q.get("subject"),
+        since=_parse_time(request, "from"),
+        until=_parse_time(request, "to"),
+        limit=limit,
+    )
+    return json_response({"records": rows, "count": len(rows)})
+
+
+async def audit_verify(request: web.Request) -> web.Response:
+    authenticate(request, "auditor")
+    report = await request.app[STORE].verify()
+    body = {
+        "ok": report.ok,
+        "summary": report.summary(),
+        "records": report.records,
+        "first_seq": report.first_seq,
+        "last_seq": report.last_seq,
+        "head_hash": report.head_hash.hex(),
+        "checkpoints": report.checkpoints,
+        "problem": report.problem,
+        "bad_seq": report.bad_seq,
+    }
+    return json_response(body, status=200 if report.ok else 409)
+
+
+async def diagnostics(request: web.Request) -> web.Response:
+    authenticate(request, "operator")
+    config = request.app[CONFIG]
+    transport = request.app[TRANSPORT]
+    state = request.app[STATE]
+    not_after = transport.client_cert_not_after
+    return json_response(
+        {
+            "instance_id": config.instance_id,
+            "client": str(config.xroad.client),
+            "service": str(config.vtj.service),
+            "security_server_url": config.xroad.security_server_url,
+            "audit_backend": config.audit.backend,
+            "in_flight": state.in_flight,
+            "max_in_flight": config.server.max_in_flight,
+            "client_certificate_not_after": not_after.isoformat() if not_after else None,
+            "shutting_down": state.shutting_down,
+        }
+    )
+
+
+async def livez(_: web.Request) -> web.Response:
+    return json_response({"status": "alive"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    checks: dict[str, str] = {}
+    state = request.app[STATE]
+    checks["shutdown"] = "shutting_down" if state.shutting_down else "ok"
+    try:
+        async with asyncio.timeout(2):
+            await request.app[STORE].ping()
+        checks["audit_store"] = "ok"
+    except (AuditUnavailable, TimeoutError):
+        checks["audit_store"] = "unavailable"
+    checks["client_certificate"] = "expired" if request.app[TRANSPORT].client_cert_expired else "ok"
+    ready = all(v == "ok" for v in checks.values())
+    return json_response(
+        {"status": "ready" if ready else "not_ready", "checks": checks}, 200 if ready else 503
+    )
+
+
+# --- factory -----------------------------------------------------------------------------------------------------
+
+
+def create_app(config: Config, store: AuditStore, transport: Transport, metrics: Metrics) -> web.Application:
+    app = web.Application(middlewares=[context_middleware], client_max_size=config.server.max_body_bytes)
+    policy = Policy(config.callers, store)
+    app[CONFIG] = config
+    app[STORE] = store
+    app[TRANSPORT] = transport
+    app[METRICS] = metrics
+    app[POLICY] = policy
+    app[QUERIES] = QueryService(config, store, transport, metrics, policy)
+    app[STATE] = ServiceState()
+    if transport.client_cert_not_after is not None:
+        metrics.client_cert_expiry.set(transport.client_cert_not_after.timestamp())
+
+    async def lifecycle(app: web.Application) -> Any:
+        await store.open()
+        unknown = await store.mark_unfinished_unknown()
+        if unknown:
+            log.warning("unfinished_queries_marked_unknown", count=unknown)
+        await transport.start()
+        yield
+        await transport.close()
+        await store.close()
+
+    app.cleanup_ctx.append(lifecycle)
+    app.router.add_post("/v1/person-queries", person_queries)
+    app.router.add_get("/v1/audit/records", audit_records)
+    app.router.add_get("/v1/audit/verify", audit_verify)
+    app.router.add_get("/v1/diagnostics", diagnostics)
+    app.router.add_get("/livez", livez)
+    app.router.add_get("/readyz", readyz)
+    return app

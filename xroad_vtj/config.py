@@ -1,0 +1,475 @@
+"""Configuration: YAML parsed and validated once at start-up into typed, frozen objects.
+
+An unknown key or an invalid value stops the program with a message naming the key (``server.port``).
+Environment variables override file values: ``XROAD_VTJ__<SECTION>__<KEY>[__<KEY>]=value`` (the value is read
+as YAML, so ``8080`` is a number and ``true`` a boolean). Every secret may instead be read from a file: the key
+with the suffix ``_file`` names it, relative paths being relative to the configuration file's directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import socket
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from xroad_vtj.audit.config import AuditConfig, parse_audit_config
+from xroad_vtj.errors import ConfigError, InvalidIdentifier
+from xroad_vtj.xroad.identifiers import ClientId, ServiceId
+
+ENV_PREFIX = "XROAD_VTJ__"
+ROLES = frozenset({"query", "auditor", "operator"})
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class ServerTls:
+    cert_file: Path
+    key_file: Path
+    client_ca_file: Path | None
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    metrics_port: int | None = 9090
+    max_in_flight: int = 256
+    max_body_bytes: int = 16384
+    client_timeout_seconds: float = 15.0
+    shutdown_grace_seconds: float = 20.0
+    tls: ServerTls | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class XRoadTls:
+    ca_file: Path | None
+    cert_file: Path | None
+    key_file: Path | None
+
+
+@dataclass(frozen=True, slots=True)
+class XRoadConfig:
+    security_server_url: str
+    client: ClientId
+    timeout_seconds: float = 10.0
+    max_response_bytes: int = 2 * 1024 * 1024
+    pool_size: int = 100
+    tls: XRoadTls | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VtjConfig:
+    service: ServiceId
+    username: str
+    password: str = field(repr=False)
+    default_product: str = "PERUSSANOMA 1"
+
+
+@dataclass(frozen=True, slots=True)
+class Quotas:
+    """Per-caller limits. ``None`` switches one off. The defaults are deliberately moderate."""
+
+    per_end_user_per_minute: int | None = 20
+    per_end_user_per_day: int | None = 300
+    per_caller_per_minute: int | None = 1200
+    distinct_subjects_per_end_user_per_day: int | None = 200
+
+
+@dataclass(frozen=True, slots=True)
+class CallerConfig:
+    name: str
+    token_sha256: bytes | None = field(default=None, repr=False)
+    cert_subject: str | None = None
+    cert_fingerprint_sha256: str | None = None
+    roles: frozenset[str] = frozenset({"query"})
+    products: tuple[str, ...] = ()
+    reveal_protected_addresses: bool = False
+    purpose_pattern: re.Pattern[str] | None = None
+    quotas: Quotas = field(default_factory=Quotas)
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    server: ServerConfig
+    xroad: XRoadConfig
+    vtj: VtjConfig
+    audit: AuditConfig
+    callers: tuple[CallerConfig, ...]
+    instance_id: str
+    log_level: str = "info"
+    source: Path | None = None
+    warnings: tuple[str, ...] = ()
+
+
+# --- small typed readers ---------------------------------------------------------------------------------------
+
+
+class _Reader:
+    """Reads one mapping of the YAML, remembering its dotted path for error messages."""
+
+    def __init__(self, raw: Any, path: str, allowed: set[str], base_dir: Path) -> None:
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, Mapping):
+            raise ConfigError(f"{path or 'configuration'}: must be a mapping")
+        unknown = sorted(set(raw) - allowed)
+        if unknown:
+            raise ConfigError(f"unknown configuration key {self._join(path, str(unknown[0]))}")
+        self.raw = raw
+        self.path = path
+        self.base_dir = base_dir
+
+    @staticmethod
+    def _join(path: str, key: str) -> str:
+        return f"{path}.{key}" if path else key
+
+    def name(self, key: str) -> str:
+        return self._join(self.path, key)
+
+    def get(self, key: str, kind: type[T] | tuple[type, ...], default: T | None = None) -> Any:
+        value = self.raw.get(key, default)
+        if value is None:
+            return None
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if float in kinds and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if isinstance(value, bool) and bool not in kinds:
+            raise ConfigError(f"{self.name(key)}: expected {kinds[0].__name__}")
+        if not isinstance(value, kinds):
+            raise ConfigError(f"{self.name(key)}: expected {kinds[0].__name__}")
+        return value
+
+    def required(self, key: str, kind: type[T]) -> T:
+        value = self.get(key, kind)
+        if value is None or value == "":
+            raise ConfigError(f"{self.name(key)}: required")
+        return value  # type: ignore[no-any-return]
+
+    def number(self, key: str, default: float, minimum: float, maximum: float | None = None) -> float:
+        value = self.get(key, float, default)
+        if value is None or value < minimum or (maximum is not None and value > maximum):
+            bound = f" and at most {maximum:g}" if maximum is not None else ""
+            raise ConfigError(f"{self.name(key)}: must be at least {minimum:g}{bound}")
+        return float(value)
+
+    def integer(self, key: str, default: int | None, minimum: int, maximum: int | None = None) -> int | None:
+        value = self.get(key, int, default)
+        if value is None:
+            return None
+        if value < minimum or (maximum is not None and value > maximum):
+            bound = f" and at most {maximum}" if maximum is not None else ""
+            raise ConfigError(f"{self.name(key)}: must be at least {minimum}{bound}")
+        return int(value)
+
+    def path_(self, key: str) -> Path | None:
+        value = self.get(key, str)
+        if not value:
+            return None
+        p = Path(value)
+        return p if p.is_absolute() else self.base_dir / p
+
+    def secret(self, key: str, warnings: list[str], env_keys: set[str]) -> str | None:
+        """A secret given inline (``key``) or in a file (``key_file``); inline in the file earns a warning."""
+        inline = self.get(key, str)
+        file_ = self.path_(f"{key}_file")
+        if inline and file_:
+            raise ConfigError(f"{self.name(key)}: give either {key} or {key}_file, not both")
+        if file_ is not None:
+            try:
+                return file_.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigError(
+                    f"{self.name(key + '_file')}: cannot read the file ({exc.strerror})"
+                ) from None
+        if inline and self.name(key) not in env_keys:
+            warnings.append(
+                f"{self.name(key)} is written in the configuration file; "
+                f"move it to {key}_file or {ENV_PREFIX}{self.name(key).upper().replace('.', '__')}"
+            )
+        return inline  # type: ignore[no-any-return]
+
+
+def _identifier(reader: _Reader, key: str, parse: Callable[[str], T]) -> T:
+    text = reader.required(key, str)
+    try:
+        return parse(text)
+    except InvalidIdentifier as exc:
+        raise ConfigError(f"{reader.name(key)}: {exc.detail}") from None
+
+
+# --- sections ----------------------------------------------------------------------------------------------------
+
+
+def _server(raw: Any, base: Path) -> ServerConfig:
+    r = _Reader(
+        raw,
+        "server",
+        {
+            "host",
+            "port",
+            "metrics_port",
+            "max_in_flight",
+            "max_body_bytes",
+            "client_timeout_seconds",
+            "shutdown_grace_seconds",
+            "tls",
+        },
+        base,
+    )
+    tls = None
+    if r.raw.get("tls") is not None:
+        t = _Reader(r.raw["tls"], "server.tls", {"cert_file", "key_file", "client_ca_file"}, base)
+        cert, key = t.path_("cert_file"), t.path_("key_file")
+        if cert or key or t.path_("client_ca_file"):
+            if cert is None or key is None:
+                raise ConfigError("server.tls.cert_file: cert_file and key_file are both required for TLS")
+            tls = ServerTls(cert, key, t.path_("client_ca_file"))
+    return ServerConfig(
+        host=r.get("host", str, "127.0.0.1"),
+        port=r.integer("port", 8080, 0, 65535) or 0,
+        metrics_port=r.integer("metrics_port", 9090, 0, 65535)
+        if "metrics_port" not in r.raw or r.raw["metrics_port"] is not None
+        else None,
+        max_in_flight=r.integer("max_in_flight", 256, 1) or 1,
+        max_body_bytes=r.integer("max_body_bytes", 16384, 256, 1024 * 1024) or 16384,
+        client_timeout_seconds=r.number("client_timeout_seconds", 15.0, 0.1),
+        shutdown_grace_seconds=r.number("shutdown_grace_seconds", 20.0, 0.0),
+        tls=tls,
+    )
+
+
+def _xroad(raw: Any, base: Path) -> XRoadConfig:
+    r = _Reader(
+        raw,
+        "xroad",
+        {"security_server_url", "client", "timeout_seconds", "max_response_bytes", "pool_size", "tls"},
+        base,
+    )
+    url = r.required("security_server_url", str)
+    if not re.match(r"^https?://[^/\s]+(/\S*)?$", url):
+        raise ConfigError("xroad.security_server_url: must be an http:// or https:// URL")
+    tls = None
+    if r.raw.get("tls") is not None:
+        t = _Reader(r.raw["tls"], "xroad.tls", {"ca_file", "cert_file", "key_file"}, base)
+        tls = XRoadTls(t.path_("ca_file"), t.path_("cert_file"), t.path_("key_file"))
+        if (tls.cert_file is None) != (tls.key_file is None):
+            raise ConfigError("xroad.tls.cert_file: cert_file and key_file go together")
+        if tls == XRoadTls(None, None, None):
+            tls = None
+    if tls is not None and not url.startswith("https://"):
+        raise ConfigError("xroad.tls: TLS settings need an https:// security_server_url")
+    return XRoadConfig(
+        security_server_url=url,
+        client=_identifier(r, "client", ClientId.parse),
+        timeout_seconds=r.number("timeout_seconds", 10.0, 0.1, 600),
+        max_response_bytes=r.integer("max_response_bytes", 2 * 1024 * 1024, 1024) or 0,
+        pool_size=r.integer("pool_size", 100, 1, 10000) or 1,
+        tls=tls,
+    )
+
+
+def _vtj(raw: Any, base: Path, warnings: list[str], env_keys: set[str]) -> VtjConfig:
+    r = _Reader(raw, "vtj", {"service", "username", "password", "password_file", "default_product"}, base)
+    password = r.secret("password", warnings, env_keys)
+    if not password:
+        raise ConfigError("vtj.password: required (or vtj.password_file)")
+    return VtjConfig(
+        service=_identifier(r, "service", ServiceId.parse),
+        username=r.required("username", str),
+        password=password,
+        default_product=r.get("default_product", str, "PERUSSANOMA 1"),
+    )
+
+
+_QUOTA_KEYS = (
+    "per_end_user_per_minute",
+    "per_end_user_per_day",
+    "per_caller_per_minute",
+    "distinct_subjects_per_end_user_per_day",
+)
+
+
+def _caller(raw: Any, index: int, base: Path, warnings: list[str]) -> CallerConfig:
+    path = f"callers[{index}]"
+    r = _Reader(
+        raw,
+        path,
+        {
+            "name",
+            "token_sha256",
+            "token_sha256_file",
+            "cert_subject",
+            "cert_fingerprint_sha256",
+            "roles",
+            "products",
+            "reveal_protected_addresses",
+            "purpose_pattern",
+            "quotas",
+        },
+        base,
+    )
+    name = r.required("name", str)
+    token_hex = r.secret("token_sha256", [], set())
+    token = None
+    if token_hex:
+        if not re.fullmatch(r"[0-9a-fA-F]{64}", token_hex):
+            raise ConfigError(
+                f"{path}.token_sha256: must be 64 hexadecimal characters (SHA-256 of the token)"
+            )
+        token = bytes.fromhex(token_hex)
+    fingerprint = r.get("cert_fingerprint_sha256", str)
+    if fingerprint is not None:
+        fingerprint = fingerprint.replace(":", "").lower()
+        if not re.fullmatch(r"[0-9a-f]{64}", fingerprint):
+            raise ConfigError(f"{path}.cert_fingerprint_sha256: must be a SHA-256 fingerprint in hex")
+    subject = r.get("cert_subject", str)
+    if token is None and fingerprint is None and subject is None:
+        raise ConfigError(f"{path}: needs token_sha256, cert_subject or cert_fingerprint_sha256")
+    roles_raw = r.get("roles", list, ["query"])
+    if not roles_raw or any(role not in ROLES for role in roles_raw):
+        raise ConfigError(f"{path}.roles: each role must be one of {', '.join(sorted(ROLES))}")
+    products = r.get("products", list, [])
+    if any(not isinstance(p, str) or not p.strip() for p in products):
+        raise ConfigError(f"{path}.products: must be a list of product names")
+    pattern_text = r.get("purpose_pattern", str)
+    pattern = None
+    if pattern_text is not None:
+        try:
+            pattern = re.compile(pattern_text)
+        except re.error:
+            raise ConfigError(f"{path}.purpose_pattern: not a valid regular expression") from None
+    q = _Reader(r.raw.get("quotas"), f"{path}.quotas", set(_QUOTA_KEYS), base)
+    defaults = Quotas()
+    # An explicit null switches a quota off; a missing key keeps the moderate default.
+    quotas = Quotas(
+        **{
+            k: None if k in q.raw and q.raw[k] is None else q.integer(k, getattr(defaults, k), 1)
+            for k in _QUOTA_KEYS
+        }
+    )
+    return CallerConfig(
+        name=name,
+        token_sha256=token,
+        cert_subject=subject,
+        cert_fingerprint_sha256=fingerprint,
+        roles=frozenset(roles_raw),
+        products=tuple(products),
+        reveal_protected_addresses=bool(r.get("reveal_protected_addresses", bool, False)),
+        purpose_pattern=pattern,
+        quotas=quotas,
+    )
+
+
+# --- environment overrides ---------------------------------------------------------------------------------------
+
+
+def apply_env_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> set[str]:
+    """Merge ``XROAD_VTJ__A__B=value`` into ``raw`` (in place); returns the dotted keys that were set."""
+    keys: set[str] = set()
+    for name, text in sorted(environ.items()):
+        if not name.startswith(ENV_PREFIX):
+            continue
+        parts = [p.lower() for p in name[len(ENV_PREFIX) :].split("__") if p]
+        if not parts:
+            continue
+        target = raw
+        for part in parts[:-1]:
+            child = target.get(part)
+            if child is None:
+                child = target[part] = {}
+            if not isinstance(child, dict):
+                raise ConfigError(f"{name}: {'.'.join(parts)} cannot be set from the environment")
+            target = child
+        try:
+            target[parts[-1]] = yaml.safe_load(text) if text else None
+        except yaml.YAMLError:
+            raise ConfigError(f"{name}: value is not valid YAML") from None
+        keys.add(".".join(parts))
+    return keys
+
+
+TOP_LEVEL = {"server", "xroad", "vtj", "audit", "callers", "logging", "instance_id"}
+
+
+def parse_config(
+    raw: Any, base_dir: Path, *, environ: Mapping[str, str] | None = None, source: Path | None = None
+) -> Config:
+    """Validate a configuration mapping (as read from YAML) into a :class:`Config`."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError("configuration: the file must hold a mapping")
+    raw = _deep_copy(raw)
+    env_keys = apply_env_overrides(raw, os.environ if environ is None else environ)
+    top = _Reader(raw, "", TOP_LEVEL, base_dir)
+    warnings: list[str] = []
+    log = _Reader(raw.get("logging"), "logging", {"level"}, base_dir)
+    level = log.get("level", str, "info").lower()
+    if level not in LOG_LEVELS:
+        raise ConfigError(f"logging.level: must be one of {', '.join(LOG_LEVELS)}")
+    callers_raw = raw.get("callers") or []
+    if not isinstance(callers_raw, list):
+        raise ConfigError("callers: must be a list")
+    callers = tuple(_caller(c, i, base_dir, warnings) for i, c in enumerate(callers_raw))
+    names = [c.name for c in callers]
+    if len(set(names)) != len(names):
+        raise ConfigError("callers: caller names must be unique")
+    tokens = [c.token_sha256 for c in callers if c.token_sha256]
+    if len(set(tokens)) != len(tokens):
+        raise ConfigError("callers: two callers share one token")
+    audit_raw = raw.get("audit") or {}
+    if not isinstance(audit_raw, Mapping):
+        raise ConfigError("audit: must be a mapping")
+    server = _server(raw.get("server"), base_dir)
+    if server.tls is None and any(c.token_sha256 is None for c in callers):
+        raise ConfigError("callers: certificate-only callers need server.tls with client_ca_file")
+    instance = top.get("instance_id", str) or f"{socket.gethostname()}-{os.getpid()}"
+    return Config(
+        server=server,
+        xroad=_xroad(raw.get("xroad"), base_dir),
+        vtj=_vtj(raw.get("vtj"), base_dir, warnings, env_keys),
+        audit=parse_audit_config(audit_raw, base_dir),
+        callers=callers,
+        instance_id=instance,
+        log_level=level,
+        source=source,
+        warnings=tuple(warnings),
+    )
+
+
+def _deep_copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _deep_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_deep_copy(v) for v in value]
+    return value
+
+
+def load_config(path: str | Path, *, environ: Mapping[str, str] | None = None) -> Config:
+    """Read and validate the YAML file at ``path``."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read configuration file {path} ({exc.strerror})") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"configuration file {path} is not valid YAML{where}") from None
+    return parse_config(raw, path.resolve().parent, environ=environ, source=path)
+
+
+def token_digest(token: str) -> bytes:
+    """SHA-256 of a bearer token, the form kept in configuration."""
+    return hashlib.sha256(token.encode("utf-8")).digest()
