@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,7 +80,13 @@ def _chart(path: Path) -> hc.Chart:
 
 
 def render(values: Mapping[str, Any] | None = None, chart_dir: Path = CHART_DIR) -> Rendered:
-    manifests = _chart(chart_dir).render(dict(values or {}), name=RELEASE, namespace=NAMESPACE)
+    """Render offline like `helm template rel -n registry` (cached: never mutate the result)."""
+    return _render(json.dumps(dict(values or {}), sort_keys=True), chart_dir)
+
+
+@functools.cache
+def _render(values_json: str, chart_dir: Path) -> Rendered:
+    manifests = _chart(chart_dir).render(json.loads(values_json), name=RELEASE, namespace=NAMESPACE)
     objects: list[Manifest] = []
     notes = ""
     for path in sorted(manifests):

@@ -83,7 +83,10 @@ def test_the_key_walk_finds_a_key_the_example_does_not_have() -> None:
         "server.prot",
         "callers[0].nam",
     ]
-    assert unknown_keys({"vtj": {"password_file": "/x"}, "callers": [{"token_sha256_file": "/y"}]}, EXAMPLE) == []
+    assert (
+        unknown_keys({"vtj": {"password_file": "/x"}, "callers": [{"token_sha256_file": "/y"}]}, EXAMPLE)
+        == []
+    )
 
 
 def test_rendered_config_parses_as_a_yaml_mapping(ci_rendered: Rendered) -> None:
@@ -95,7 +98,8 @@ def test_rendered_config_uses_only_keys_of_the_example_config(ci_rendered: Rende
 
 
 def test_rendered_config_listens_on_all_interfaces(ci_rendered: Rendered) -> None:
-    assert ci_rendered.config["server"]["host"] == "0.0.0.0"
+    # A pod is reached on its own interface, not on loopback.
+    assert ci_rendered.config["server"]["host"] == "0.0.0.0"  # noqa: S104
 
 
 def test_every_file_the_config_names_lies_in_a_mounted_secret_directory(ci_rendered: Rendered) -> None:

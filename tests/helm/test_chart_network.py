@@ -38,7 +38,9 @@ def test_callers_reach_only_the_api_port_from_the_named_namespaces() -> None:
     assert api["ports"] == [{"port": "http", "protocol": "TCP"}]
     assert _namespaces(api["from"]) == {"case-management", "registry-portal"}
     same_namespace_pods = [p for p in api["from"] if "namespaceSelector" not in p]
-    assert [p["podSelector"]["matchLabels"]["app.kubernetes.io/component"] for p in same_namespace_pods] == ["test"]
+    assert [p["podSelector"]["matchLabels"]["app.kubernetes.io/component"] for p in same_namespace_pods] == [
+        "test"
+    ]
     assert metrics["ports"] == [{"port": "metrics", "protocol": "TCP"}]
     assert _namespaces(metrics["from"]) == {"monitoring"}
     assert all("ipBlock" not in peer for rule in (api, metrics) for peer in rule["from"])

@@ -86,7 +86,9 @@ def test_only_data_and_tmp_are_writable(ci_rendered: Rendered) -> None:
     assert "emptyDir" in _volumes(ci_rendered)["tmp"]
 
 
-def test_every_secret_volume_refers_to_a_secret_the_chart_makes_or_an_existing_one(ci_rendered: Rendered) -> None:
+def test_every_secret_volume_refers_to_a_secret_the_chart_makes_or_an_existing_one(
+    ci_rendered: Rendered,
+) -> None:
     made = {s["metadata"]["name"] for s in ci_rendered.all("Secret")}
     for volume in _volumes(ci_rendered).values():
         if "secret" in volume:

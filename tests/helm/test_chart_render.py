@@ -9,7 +9,15 @@ import kubernetes_validate
 import pytest
 from helm_python import chart as hc
 
-from tests.helm.chart import CHART_DIR, CI_FILES, CRD_KINDS, KUBERNETES_VERSION, NAMESPACE, load_values, render
+from tests.helm.chart import (
+    CHART_DIR,
+    CI_FILES,
+    CRD_KINDS,
+    KUBERNETES_VERSION,
+    NAMESPACE,
+    load_values,
+    render,
+)
 
 CI_IDS = [path.name for path in CI_FILES]
 

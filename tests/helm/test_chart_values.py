@@ -15,7 +15,10 @@ from tests.helm.chart import CHART_DIR, render, with_minimal
 
 SCHEMA = json.loads((CHART_DIR / "values.schema.json").read_text())
 
-POSTGRESQL = {"config": {"audit": {"backend": "postgresql"}}, "secrets": {"database": {"existingSecret": "db"}}}
+POSTGRESQL = {
+    "config": {"audit": {"backend": "postgresql"}},
+    "secrets": {"database": {"existingSecret": "db"}},
+}
 
 
 def test_defaults_with_the_two_required_secrets_render() -> None:
@@ -54,7 +57,7 @@ def test_postgresql_allows_replicas_and_autoscaling() -> None:
     [
         {"replicas": 1},
         {"image": {"registry": "example.org"}},
-        {"config": {"server": {"hots": "0.0.0.0"}}},
+        {"config": {"server": {"hots": "127.0.0.1"}}},
         {"config": {"audit": {"sqlite_path": "/tmp/x"}}},
         {"config": {"vtj": {"password": "in values"}}},
         {"secrets": {"vtj": {"passwordFile": "x"}}},

@@ -223,7 +223,9 @@ def test_dashboard_panels_use_the_datasource_variable_and_do_not_overlap() -> No
         assert panel["datasource"]["uid"] == "${datasource}"
         pos = panel["gridPos"]
         assert pos["x"] + pos["w"] <= 24
-        mine = {(x, y) for x in range(pos["x"], pos["x"] + pos["w"]) for y in range(pos["y"], pos["y"] + pos["h"])}
+        mine = {
+            (x, y) for x in range(pos["x"], pos["x"] + pos["w"]) for y in range(pos["y"], pos["y"] + pos["h"])
+        }
         assert not cells & mine, panel["title"]
         cells |= mine
     assert len({p["id"] for p in dashboard["panels"]}) == len(dashboard["panels"])
