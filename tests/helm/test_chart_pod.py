@@ -48,6 +48,20 @@ def test_pod_runs_with_the_restricted_security_profile(ci_rendered: Rendered) ->
     assert ci_rendered.pod_spec["automountServiceAccountToken"] is False
 
 
+def test_helm_test_pod_also_meets_the_restricted_profile(ci_rendered: Rendered) -> None:
+    for pod in ci_rendered.all("Pod"):
+        spec = pod["spec"]
+        assert spec["securityContext"]["runAsNonRoot"] is True
+        assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert spec["automountServiceAccountToken"] is False
+        for container in spec["containers"]:
+            context = container["securityContext"]
+            assert context["allowPrivilegeEscalation"] is False
+            assert context["capabilities"] == {"drop": ["ALL"]}
+            assert context["readOnlyRootFilesystem"] is True
+            assert container["resources"]["limits"]["memory"]
+
+
 def test_service_account_does_not_mount_a_token(ci_rendered: Rendered) -> None:
     assert ci_rendered.one("ServiceAccount")["automountServiceAccountToken"] is False
     assert ci_rendered.pod_spec["serviceAccountName"] == ci_rendered.one("ServiceAccount")["metadata"]["name"]
