@@ -87,6 +87,10 @@ def test_unknown_value_keys_are_refused(override: dict[str, Any]) -> None:
         {"secrets": {"xroadTls": {"enabled": False, "mutual": True}}},
         {"secrets": {"serverTls": {"enabled": False, "clientAuth": True}}},
         {"image": {"digest": "sha256:short"}},
+        {"podLabels": {"app.kubernetes.io/name": "other"}},
+        {"metrics": {"serviceMonitor": {"additionalLabels": {"helm.sh/chart": "x"}}}},
+        {"metrics": {"prometheusRule": {"extraAlertLabels": {"severity": "page"}}}},
+        {"extraEnv": {"PATH": "/usr/bin"}},
     ],
     ids=lambda o: json.dumps(o, sort_keys=True),
 )
