@@ -112,3 +112,10 @@ def test_helm_test_uses_https_when_the_api_port_has_tls() -> None:
     rendered = render(load_values(CHART_DIR / "ci" / "mtls-values.yaml"))
     script = "\n".join(rendered.one("Pod")["spec"]["containers"][0]["command"])
     assert "https://rel-xroad-vtj:8080/readyz" in script
+
+
+@pytest.mark.parametrize("values_file", CI_FILES, ids=CI_IDS)
+def test_helm_test_script_is_valid_python(values_file: Path) -> None:
+    command = render(load_values(values_file)).one("Pod")["spec"]["containers"][0]["command"]
+    assert command[:2] == ["python", "-c"]
+    compile(command[2], "readyz-test", "exec")
