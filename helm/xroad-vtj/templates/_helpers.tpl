@@ -1,0 +1,254 @@
+{{/* Names and labels. */}}
+{{- define "xroad-vtj.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "xroad-vtj.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 52 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 52 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 52 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "xroad-vtj.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "xroad-vtj.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "xroad-vtj.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/* The helm test pod: never matched by the Deployment's selector (a ReplicaSet would adopt it). */}}
+{{- define "xroad-vtj.testSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "xroad-vtj.name" . }}-test
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: test
+{{- end }}
+
+{{- define "xroad-vtj.labels" -}}
+helm.sh/chart: {{ include "xroad-vtj.chart" . }}
+{{ include "xroad-vtj.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: xroad-vtj
+{{- end }}
+
+{{- define "xroad-vtj.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "xroad-vtj.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "xroad-vtj.image" -}}
+{{- $tag := default .Chart.AppVersion .Values.image.tag }}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository $tag }}
+{{- end }}
+{{- end }}
+
+{{/* Where things live inside the container. */}}
+{{- define "xroad-vtj.configDir" -}}/etc/xroad-vtj/config{{- end }}
+{{- define "xroad-vtj.secretsDir" -}}/etc/xroad-vtj/secrets{{- end }}
+{{- define "xroad-vtj.dataDir" -}}/var/lib/xroad-vtj{{- end }}
+
+{{/*
+The secret volumes: name (volume, directory and secret-name suffix), whether the pod needs it, and whether
+the chart creates it (no existingSecret). Returns YAML: a list of {name, secretName, create}.
+*/}}
+{{- define "xroad-vtj.secretVolumes" -}}
+{{- $s := .Values.secrets }}
+{{- $full := include "xroad-vtj.fullname" . }}
+{{- $wanted := list }}
+{{- $wanted = append $wanted (list "vtj" $s.vtj.existingSecret true) }}
+{{- $wanted = append $wanted (list "audit" $s.audit.existingSecret true) }}
+{{- $wanted = append $wanted (list "callers" $s.callers.existingSecret (gt (len .Values.callers) 0)) }}
+{{- $wanted = append $wanted (list "db" $s.database.existingSecret (eq .Values.config.audit.backend "postgresql")) }}
+{{- $wanted = append $wanted (list "xroad-tls" $s.xroadTls.existingSecret $s.xroadTls.enabled) }}
+{{- $wanted = append $wanted (list "server-tls" $s.serverTls.existingSecret $s.serverTls.enabled) }}
+{{- $out := list }}
+{{- range $wanted }}
+{{- if index . 2 }}
+{{- $existing := index . 1 }}
+{{- $out = append $out (dict "name" (index . 0) "secretName" (default (printf "%s-%s" $full (index . 0)) $existing) "create" (empty $existing)) }}
+{{- end }}
+{{- end }}
+{{- toYaml (dict "volumes" $out) }}
+{{- end }}
+
+{{/* The port of the security server URL: explicit, else from the URL, else the scheme's default. */}}
+{{- define "xroad-vtj.securityServerPort" -}}
+{{- $explicit := .Values.networkPolicy.egress.securityServer.port }}
+{{- if $explicit }}
+{{- $explicit }}
+{{- else }}
+{{- $u := urlParse .Values.config.xroad.security_server_url }}
+{{- $hostport := splitList ":" (get $u "host") }}
+{{- if gt (len $hostport) 1 }}
+{{- last $hostport }}
+{{- else if eq (get $u "scheme") "https" }}443
+{{- else }}80
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+The service's config.yaml, built as a dict and serialised with toYaml so that no value can break the YAML.
+Secrets are never inlined: every secret key points to a file in a mounted secret directory.
+*/}}
+{{- define "xroad-vtj.config" -}}
+{{- $c := .Values.config }}
+{{- $s := .Values.secrets }}
+{{- $sec := include "xroad-vtj.secretsDir" . }}
+{{- $data := include "xroad-vtj.dataDir" . }}
+{{- $server := merge (dict "host" "0.0.0.0") (deepCopy $c.server) }}
+{{- if $s.serverTls.enabled }}
+{{- $tls := dict "cert_file" (printf "%s/server-tls/tls.crt" $sec) "key_file" (printf "%s/server-tls/tls.key" $sec) }}
+{{- if $s.serverTls.clientAuth }}
+{{- $_ := set $tls "client_ca_file" (printf "%s/server-tls/ca.crt" $sec) }}
+{{- end }}
+{{- $_ := set $server "tls" $tls }}
+{{- end }}
+{{- $xroad := deepCopy $c.xroad }}
+{{- if $s.xroadTls.enabled }}
+{{- $tls := dict "ca_file" (printf "%s/xroad-tls/ca.crt" $sec) }}
+{{- if $s.xroadTls.mutual }}
+{{- $_ := set $tls "cert_file" (printf "%s/xroad-tls/tls.crt" $sec) }}
+{{- $_ := set $tls "key_file" (printf "%s/xroad-tls/tls.key" $sec) }}
+{{- end }}
+{{- $_ := set $xroad "tls" $tls }}
+{{- end }}
+{{- $vtj := merge (dict "password_file" (printf "%s/vtj/password" $sec)) (deepCopy $c.vtj) }}
+{{- $audit := deepCopy $c.audit }}
+{{- if eq $c.audit.backend "postgresql" }}
+{{- $_ := set $audit "dsn_file" (printf "%s/db/dsn" $sec) }}
+{{- else }}
+{{- $_ := set $audit "sqlite_path" (printf "%s/audit.sqlite3" $data) }}
+{{- end }}
+{{- $_ := set $audit "data_key_file" (printf "%s/audit/data.key" $sec) }}
+{{- $_ := set $audit "signing_key_file" (printf "%s/audit/signing.key" $sec) }}
+{{- $_ := set $audit "signing_cert_file" (printf "%s/audit/signing.crt" $sec) }}
+{{- $previous := list }}
+{{- if $s.audit.existingSecret }}
+{{- range $s.audit.previousDataKeyNames }}
+{{- $previous = append $previous (printf "%s/audit/%s" $sec .) }}
+{{- end }}
+{{- else }}
+{{- range $i, $_ := $s.audit.previousDataKeys }}
+{{- $previous = append $previous (printf "%s/audit/previous-%d.key" $sec $i) }}
+{{- end }}
+{{- end }}
+{{- $_ := set $audit "previous_data_key_files" $previous }}
+{{- $_ := set $audit "checkpoint_dir" (printf "%s/checkpoints" $data) }}
+{{- $callers := list }}
+{{- range .Values.callers }}
+{{- $callers = append $callers (dict "name" .name "token_sha256_file" (printf "%s/callers/%s" $sec .name) "roles" .roles "products" (default (list) .products)) }}
+{{- end }}
+{{- $cfg := dict "server" $server "xroad" $xroad "vtj" $vtj "audit" $audit "callers" $callers }}
+{{- if $c.logging }}
+{{- $_ := set $cfg "logging" $c.logging }}
+{{- end }}
+{{- toYaml $cfg }}
+{{- end }}
+
+{{/*
+Rules that the schema cannot state well, with a message that says what to change. Included by every
+template that depends on them, so `helm template` fails before anything is applied.
+*/}}
+{{- define "xroad-vtj.validate" -}}
+{{- $s := .Values.secrets }}
+{{- $sqlite := eq .Values.config.audit.backend "sqlite" }}
+{{- if and $sqlite (gt (int .Values.replicaCount) 1) }}
+{{- fail "config.audit.backend sqlite allows replicaCount 1 only: use postgresql for more replicas" }}
+{{- end }}
+{{- if and $sqlite .Values.autoscaling.enabled }}
+{{- fail "autoscaling needs config.audit.backend postgresql: SQLite is one file on one volume" }}
+{{- end }}
+{{- if and .Values.autoscaling.enabled (lt (int .Values.autoscaling.maxReplicas) (int .Values.autoscaling.minReplicas)) }}
+{{- fail "autoscaling.maxReplicas must be at least autoscaling.minReplicas" }}
+{{- end }}
+{{- if and .Values.persistence.enabled (not .Values.persistence.existingClaim) (or .Values.autoscaling.enabled (gt (int .Values.replicaCount) 1)) }}
+{{- fail "persistence with more than one replica needs persistence.existingClaim (ReadWriteMany), or set persistence.enabled false" }}
+{{- end }}
+{{- if and (not $s.vtj.existingSecret) (not $s.vtj.password) }}
+{{- fail "secrets.vtj: set existingSecret or password" }}
+{{- end }}
+{{- if and (not $s.audit.existingSecret) (or (not $s.audit.dataKey) (not $s.audit.signingKey) (not $s.audit.signingCert)) }}
+{{- fail "secrets.audit: set existingSecret, or dataKey, signingKey and signingCert" }}
+{{- end }}
+{{- if and (not $sqlite) (not $s.database.existingSecret) (not $s.database.dsn) }}
+{{- fail "secrets.database: config.audit.backend postgresql needs existingSecret or dsn" }}
+{{- end }}
+{{- if not $s.callers.existingSecret }}
+{{- range .Values.callers }}
+{{- if not (hasKey $s.callers.tokenSha256 .name) }}
+{{- fail (printf "secrets.callers.tokenSha256 has no entry for caller %s (or set secrets.callers.existingSecret)" .name) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- if and $s.xroadTls.enabled (not $s.xroadTls.existingSecret) }}
+{{- if not $s.xroadTls.caCrt }}
+{{- fail "secrets.xroadTls: set existingSecret or caCrt" }}
+{{- end }}
+{{- if and $s.xroadTls.mutual (or (not $s.xroadTls.tlsCrt) (not $s.xroadTls.tlsKey)) }}
+{{- fail "secrets.xroadTls.mutual: set existingSecret, or tlsCrt and tlsKey" }}
+{{- end }}
+{{- end }}
+{{- if and $s.serverTls.enabled (not $s.serverTls.existingSecret) }}
+{{- if or (not $s.serverTls.tlsCrt) (not $s.serverTls.tlsKey) }}
+{{- fail "secrets.serverTls: set existingSecret, or tlsCrt and tlsKey" }}
+{{- end }}
+{{- if and $s.serverTls.clientAuth (not $s.serverTls.caCrt) }}
+{{- fail "secrets.serverTls.clientAuth: set caCrt (the CA of the callers' certificates)" }}
+{{- end }}
+{{- end }}
+{{- if $s.xroadTls.enabled }}
+{{- if not (hasPrefix "https://" .Values.config.xroad.security_server_url) }}
+{{- fail "secrets.xroadTls.enabled needs an https:// config.xroad.security_server_url" }}
+{{- end }}
+{{- end }}
+{{- if .Values.networkPolicy.enabled }}
+{{- $ss := .Values.networkPolicy.egress.securityServer }}
+{{- if and (empty $ss.cidrs) (not $ss.namespace) }}
+{{- fail "networkPolicy.egress.securityServer: set cidrs or namespace" }}
+{{- end }}
+{{- $pg := .Values.networkPolicy.egress.postgresql }}
+{{- if and (not $sqlite) (empty $pg.cidrs) (not $pg.namespace) }}
+{{- fail "networkPolicy.egress.postgresql: set cidrs or namespace" }}
+{{- end }}
+{{- end }}
+{{- $grace := int .Values.config.server.shutdown_grace_seconds }}
+{{- if .Values.terminationGracePeriodSeconds }}
+{{- if le (int .Values.terminationGracePeriodSeconds) (add $grace (int .Values.preStopSleepSeconds)) }}
+{{- fail "terminationGracePeriodSeconds must exceed config.server.shutdown_grace_seconds + preStopSleepSeconds" }}
+{{- end }}
+{{- end }}
+{{- if eq (int .Values.config.server.port) (int .Values.config.server.metrics_port) }}
+{{- fail "config.server.port and config.server.metrics_port must differ" }}
+{{- end }}
+{{- $names := list }}
+{{- range .Values.callers }}
+{{- $names = append $names .name }}
+{{- end }}
+{{- if ne (len $names) (len (uniq $names)) }}
+{{- fail "callers: every caller needs its own name" }}
+{{- end }}
+{{- end }}
+
+{{- define "xroad-vtj.terminationGracePeriodSeconds" -}}
+{{- if .Values.terminationGracePeriodSeconds }}
+{{- .Values.terminationGracePeriodSeconds }}
+{{- else }}
+{{- add (int .Values.config.server.shutdown_grace_seconds) (int .Values.preStopSleepSeconds) 10 }}
+{{- end }}
+{{- end }}

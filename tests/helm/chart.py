@@ -1,0 +1,191 @@
+"""Rendering the chart offline with Helm's own engine, and the facts the chart tests check against."""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import promql_parser
+import yaml
+from helm_python import chart as hc
+from prometheus_client.metrics import MetricWrapperBase
+from prometheus_client.metrics_core import Metric
+
+from xroad_vtj.metrics import Metrics
+
+REPO = Path(__file__).resolve().parents[2]
+CHART_DIR = REPO / "helm" / "xroad-vtj"
+CI_FILES = sorted((CHART_DIR / "ci").glob("*-values.yaml"))
+EXAMPLE_CONFIG = REPO / "config" / "example.yaml"
+KUBERNETES_VERSION = "1.30"
+RELEASE = "rel"
+NAMESPACE = "registry"
+FULLNAME = f"{RELEASE}-xroad-vtj"
+SECRETS_DIR = "/etc/xroad-vtj/secrets"
+DATA_DIR = "/var/lib/xroad-vtj"
+CRD_KINDS = frozenset({"ServiceMonitor", "PrometheusRule"})
+
+Manifest = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """One offline render: the Kubernetes objects in template order, and NOTES.txt."""
+
+    objects: tuple[Manifest, ...]
+    notes: str
+
+    def all(self, kind: str) -> list[Manifest]:
+        return [o for o in self.objects if o["kind"] == kind]
+
+    def one(self, kind: str, name: str | None = None) -> Manifest:
+        found = [o for o in self.all(kind) if name is None or o["metadata"]["name"] == name]
+        assert len(found) == 1, f"expected one {kind} {name or ''}, found {len(found)}"
+        return found[0]
+
+    def has(self, kind: str) -> bool:
+        return bool(self.all(kind))
+
+    @property
+    def deployment(self) -> Manifest:
+        return self.one("Deployment")
+
+    @property
+    def pod_spec(self) -> Manifest:
+        spec: Manifest = self.deployment["spec"]["template"]["spec"]
+        return spec
+
+    @property
+    def container(self) -> Manifest:
+        containers: list[Manifest] = self.pod_spec["containers"]
+        assert len(containers) == 1
+        return containers[0]
+
+    @property
+    def config(self) -> Manifest:
+        """The service's config.yaml as the ConfigMap carries it."""
+        text = self.one("ConfigMap", FULLNAME)["data"]["config.yaml"]
+        parsed: Manifest = yaml.safe_load(text)
+        return parsed
+
+
+@functools.cache
+def _chart(path: Path) -> hc.Chart:
+    return hc.Chart.load(path)
+
+
+def render(values: Mapping[str, Any] | None = None, chart_dir: Path = CHART_DIR) -> Rendered:
+    """Render offline like `helm template rel -n registry` (cached: never mutate the result)."""
+    return _render(json.dumps(dict(values or {}), sort_keys=True), chart_dir)
+
+
+@functools.cache
+def _render(values_json: str, chart_dir: Path) -> Rendered:
+    manifests = _chart(chart_dir).render(json.loads(values_json), name=RELEASE, namespace=NAMESPACE)
+    objects: list[Manifest] = []
+    notes = ""
+    for path in sorted(manifests):
+        if path.endswith("NOTES.txt"):
+            notes = manifests[path]
+            continue
+        if not path.endswith((".yaml", ".yml")):
+            continue
+        objects.extend(doc for doc in yaml.safe_load_all(manifests[path]) if doc)
+    return Rendered(tuple(objects), notes)
+
+
+def load_values(path: Path) -> Manifest:
+    loaded: Manifest = yaml.safe_load(path.read_text()) or {}
+    return loaded
+
+
+def minimal_values() -> Manifest:
+    """The least a release needs (the defaults ci file): the VTJ password and audit key secrets."""
+    return load_values(CHART_DIR / "ci" / "defaults-values.yaml")
+
+
+def merged(base: Mapping[str, Any], override: Mapping[str, Any]) -> Manifest:
+    """A deep merge, as Helm merges -f files: maps merge, everything else is replaced."""
+    out = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = merged(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def with_minimal(override: Mapping[str, Any]) -> Manifest:
+    return merged(minimal_values(), override)
+
+
+def _sample_names(family: Metric) -> Iterator[str]:
+    if family.type == "counter":
+        yield f"{family.name}_total"
+        yield f"{family.name}_created"
+    elif family.type == "histogram":
+        yield from (f"{family.name}{suffix}" for suffix in ("_bucket", "_sum", "_count", "_created"))
+    elif family.type == "info":
+        yield f"{family.name}_info"
+    else:
+        yield family.name
+
+
+@functools.cache
+def exported_metric_names() -> frozenset[str]:
+    """Every series name the service exports, read from the service's own metrics catalogue."""
+    return frozenset(name for family in Metrics().registry.collect() for name in _sample_names(family))
+
+
+# Series Prometheus itself makes for every scrape target.
+PROMETHEUS_SERIES = frozenset({"up"})
+
+
+# Labels Prometheus attaches to every series of a target (namespace, job, instance, …) and the histogram le.
+TARGET_LABELS = frozenset({"namespace", "job", "instance", "pod", "service", "container", "endpoint"})
+
+
+@functools.cache
+def exported_metric_labels() -> dict[str, frozenset[str]]:
+    """Series name → the label names the service gives it (target labels not included)."""
+    labels: dict[str, frozenset[str]] = {}
+    metrics = Metrics()
+    families = {family.name: family for family in metrics.registry.collect()}
+    for attribute in vars(metrics).values():
+        if not isinstance(attribute, MetricWrapperBase):
+            continue
+        own = frozenset(attribute._labelnames)
+        family = families[attribute._name]
+        for name in _sample_names(family):
+            labels[name] = own | {"le"} if name.endswith("_bucket") else own
+    info = families["xroad_vtj_build"]
+    labels["xroad_vtj_build_info"] = frozenset(info.samples[0].labels)
+    return labels
+
+
+@dataclass(frozen=True)
+class Selector:
+    """A vector selector in a PromQL expression: the series name and the labels it matches on."""
+
+    name: str
+    labels: frozenset[str]
+
+
+def promql_selectors(expr: str) -> list[Selector]:
+    """Parse PromQL (raises ValueError on a syntax error) and list every vector selector in it."""
+    found: list[Selector] = []
+
+    def visit(node: object) -> None:
+        if isinstance(node, promql_parser.VectorSelector):
+            matchers = node.matchers
+            names = {m.name for m in matchers.matchers}
+            names |= {m.name for group in matchers.or_matchers for m in group}
+            found.append(Selector(node.name or "", frozenset(names - {"__name__"})))
+
+    promql_parser.walk(promql_parser.parse(expr), visit)
+    return found
