@@ -593,7 +593,7 @@ def parse_henkilon_tunnus_kysely_response(wrapper: etree._Element) -> VtjResult:
             elif name == "Henkilo" and henkilo is None:
                 henkilo = child
 
-    parts = _read_henkilo(henkilo) if henkilo is not None else None
+    parts: _Henkilo | None = None  # read only when the outcome needs it
     if fault_code is not None:
         outcome = (
             Outcome.NOT_FOUND
@@ -604,7 +604,7 @@ def parse_henkilon_tunnus_kysely_response(wrapper: etree._Element) -> VtjResult:
         outcome = outcome_for(return_code)
     elif hakuperuste in _HAKUPERUSTE_OUTCOMES:
         outcome = _HAKUPERUSTE_OUTCOMES[hakuperuste]
-    elif parts is not None and parts.hetus:
+    elif henkilo is not None and (parts := _read_henkilo(henkilo)).hetus:
         outcome = Outcome.FOUND
     else:
         outcome = Outcome.UPSTREAM_REJECTED
@@ -612,7 +612,8 @@ def parse_henkilon_tunnus_kysely_response(wrapper: etree._Element) -> VtjResult:
     person: Person | None = None
     new_active_hetu: str | None = None
     categories: tuple[str, ...] = ()
-    if parts is not None and outcome in _PERSON_OUTCOMES:
+    if henkilo is not None and outcome in _PERSON_OUTCOMES:
+        parts = parts or _read_henkilo(henkilo)
         person = _person(parts, deceased_by_code=outcome is Outcome.DECEASED)
         if person is not None:
             categories = tuple(sorted(parts.categories, key=_CATEGORY_ORDER.__getitem__))
