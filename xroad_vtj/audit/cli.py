@@ -54,7 +54,7 @@ def _when(text: str) -> datetime:
 def _run(args: argparse.Namespace, work: Callable[[AuditStore], Awaitable[int]]) -> int:
     async def go() -> int:
         store = open_store(_load_audit_config(args.config), instance=_instance())
-        await store.open()
+        await store.open(checkpoints=False)
         try:
             return await work(store)
         finally:
@@ -87,12 +87,22 @@ def _cmd_search(args: argparse.Namespace) -> int:
 
 def _cmd_verify(args: argparse.Namespace) -> int:
     async def work(store: AuditStore) -> int:
-        report = await store.verify()
+        report = await store.verify(checkpoint_dir=args.checkpoints)
         if report.ok:
             print(report.summary())
             return 0
         print(f"xroad-vtj audit verify: FAILED: {report.problem}", file=sys.stderr)
         return 1
+
+    return _run(args, work)
+
+
+def _cmd_checkpoint(args: argparse.Namespace) -> int:
+    async def work(store: AuditStore) -> int:
+        cp = await store.checkpoint()
+        assert cp is not None
+        print(f"checkpoint written: record {cp.seq}, head {cp.head_hash.hex()}")
+        return 0
 
     return _run(args, work)
 
@@ -123,8 +133,11 @@ def add_audit_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
     search.add_argument("--to", dest="until", type=_when, help="requested before (ISO 8601)")
     search.add_argument("--limit", type=int, default=1000)
 
-    command("verify", "check every record, the chain and the checkpoints", _cmd_verify)
-    command("checkpoint", "write a signed checkpoint now", _not_yet)
+    verify = command("verify", "check every record, the chain and the checkpoints", _cmd_verify)
+    verify.add_argument(
+        "--checkpoints", type=Path, metavar="DIR", help="exported checkpoints (default: audit.checkpoint_dir)"
+    )
+    command("checkpoint", "write a signed checkpoint now", _cmd_checkpoint)
     export = command("export", "signed XML evidence of a period", _not_yet)
     export.add_argument("--from", dest="since", type=_when, required=True)
     export.add_argument("--to", dest="until", type=_when, required=True)

@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 from xroad_vtj.audit import codec
 from xroad_vtj.audit.chain import GENESIS, iso, period_of, record_hash, utcnow
 from xroad_vtj.audit.store import AuditStore
-from xroad_vtj.audit.verify import ChainResult, anchor_from_events, check_chain
+from xroad_vtj.audit.verify import ChainResult, anchor_from_events, check_chain, records
 from xroad_vtj.errors import AuditUnavailable
 
 T = TypeVar("T")
@@ -184,7 +184,7 @@ def check_sqlite_chain(conn: sqlite3.Connection, remember: Collection[int] = ())
             anchor = anchor_from_events(first, events)
         if anchor is None:
             return ChainResult(
-                bad_seq=1, problem=f"records 1..{first - 1} missing (deleted without retention)"
+                bad_seq=1, problem=f"{records(1, first - 1)} missing (deleted without retention)"
             )
         rows = conn.execute("SELECT seq, period, body, hash FROM audit_record ORDER BY seq")
         return check_chain(rows, anchor_seq=anchor[0], anchor_hash=anchor[1], remember=remember)
@@ -401,6 +401,26 @@ class SqliteAuditStore(AuditStore):
         if count and self.metrics is not None:
             self.metrics.audit_appends.labels("outcome").inc(count)
         return count
+
+    async def _head(self) -> tuple[int, bytes]:
+        seq, hash_, _ = await self._read(head)
+        return seq, hash_
+
+    async def _store_checkpoint(self, seq: int, created_at: str, document: str) -> None:
+        def store(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO audit_checkpoint (seq, created_at, document) VALUES (?, ?, ?)",
+                (seq, created_at, document),
+            )
+
+        await self.write_call(store)
+
+    async def _checkpoint_documents(self) -> list[tuple[int, bytes]]:
+        def fetch(conn: sqlite3.Connection) -> list[tuple[int, bytes]]:
+            rows = conn.execute("SELECT seq, document FROM audit_checkpoint ORDER BY seq")
+            return [(seq, doc.encode()) for seq, doc in rows]
+
+        return await self._read_fresh(fetch)
 
     async def _check_chain(self, remember: Collection[int] = ()) -> ChainResult:
         def walk(conn: sqlite3.Connection) -> ChainResult:
