@@ -8,23 +8,31 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from tests.audit.helpers import intent
-from tests.audit.tamper import SqliteTamper, Tamper, rechain
+from tests.audit.tamper import PgTamper, SqliteTamper, Tamper, rechain
 from xroad_vtj.audit.chain import record_hash
 from xroad_vtj.audit.config import AuditConfig
 from xroad_vtj.audit.store import AuditStore, open_store
 
 
+def tamperer(config: AuditConfig, request: pytest.FixtureRequest) -> Tamper:
+    if config.backend == "postgresql":
+        return PgTamper(request.getfixturevalue("pg_db").admin_dsn)
+    assert config.sqlite_path is not None
+    return SqliteTamper(config.sqlite_path)
+
+
 @pytest.fixture
-async def ten(sqlite_config: AuditConfig) -> AsyncIterator[tuple[AuditStore, Tamper]]:
+async def ten(
+    config: AuditConfig, request: pytest.FixtureRequest
+) -> AsyncIterator[tuple[AuditStore, Tamper]]:
     """A log of ten records with signed checkpoints at records 3 and 10."""
-    store = open_store(sqlite_config, instance="t")
+    store = open_store(config, instance="t")
     await store.open(checkpoints=False)
     for i in range(1, 11):
         await store.append_intent(intent(i))
         if i in (3, 10):
             await store.checkpoint()
-    assert sqlite_config.sqlite_path is not None
-    yield store, SqliteTamper(sqlite_config.sqlite_path)
+    yield store, tamperer(config, request)
     await store.close()
 
 
@@ -99,11 +107,12 @@ async def test_tampering_is_detected_naming_the_record(
     assert report.problem is not None and named in report.problem
 
 
-async def test_a_rollback_to_an_older_copy_is_detected(sqlite_config: AuditConfig) -> None:
-    store = open_store(sqlite_config, instance="t")
+async def test_a_rollback_to_an_older_copy_is_detected(
+    config: AuditConfig, request: pytest.FixtureRequest
+) -> None:
+    store = open_store(config, instance="t")
     await store.open(checkpoints=False)
-    assert sqlite_config.sqlite_path is not None
-    t = SqliteTamper(sqlite_config.sqlite_path)
+    t = tamperer(config, request)
     try:
         for i in range(6):
             await store.append_intent(intent(i))
@@ -114,7 +123,7 @@ async def test_a_rollback_to_an_older_copy_is_detected(sqlite_config: AuditConfi
     finally:
         await store.close()
     t.restore(old)
-    store = open_store(sqlite_config, instance="t")
+    store = open_store(config, instance="t")
     await store.open(checkpoints=False)
     try:
         report = await store.verify()
@@ -125,10 +134,10 @@ async def test_a_rollback_to_an_older_copy_is_detected(sqlite_config: AuditConfi
 
 
 async def test_a_checkpoint_file_changed_by_one_byte_fails_verification(
-    ten: tuple[AuditStore, Tamper], sqlite_config: AuditConfig
+    ten: tuple[AuditStore, Tamper], config: AuditConfig
 ) -> None:
     store, _ = ten
-    directory = sqlite_config.with_defaults().checkpoint_dir
+    directory = config.with_defaults().checkpoint_dir
     assert directory is not None
     newest = sorted(directory.glob("checkpoint-*.xml"))[-1]
     data = bytearray(newest.read_bytes())

@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 from xroad_vtj.audit import codec
 from xroad_vtj.audit.chain import GENESIS, iso, period_of, record_hash, utcnow
 from xroad_vtj.audit.store import AuditStore
-from xroad_vtj.audit.verify import ChainResult, anchor_from_events, check_chain, records
+from xroad_vtj.audit.verify import ChainResult, walk_log
 from xroad_vtj.errors import AuditUnavailable
 
 T = TypeVar("T")
@@ -175,19 +175,15 @@ def check_sqlite_chain(conn: sqlite3.Connection, remember: Collection[int] = ())
     conn.execute("BEGIN")
     try:
         first = conn.execute("SELECT min(seq) FROM audit_record").fetchone()[0]
-        anchor: tuple[int, bytes] | None = (0, GENESIS)
-        if first is not None and first > 1:
-            events = (
+        return walk_log(
+            first,
+            lambda: (
                 r[0]
                 for r in conn.execute("SELECT body FROM audit_record WHERE kind = 'event' ORDER BY seq DESC")
-            )
-            anchor = anchor_from_events(first, events)
-        if anchor is None:
-            return ChainResult(
-                bad_seq=1, problem=f"{records(1, first - 1)} missing (deleted without retention)"
-            )
-        rows = conn.execute("SELECT seq, period, body, hash FROM audit_record ORDER BY seq")
-        return check_chain(rows, anchor_seq=anchor[0], anchor_hash=anchor[1], remember=remember)
+            ),
+            lambda: conn.execute("SELECT seq, period, body, hash FROM audit_record ORDER BY seq"),
+            remember,
+        )
     finally:
         conn.execute("ROLLBACK")
 

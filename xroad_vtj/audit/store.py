@@ -366,5 +366,7 @@ def open_store(config: AuditConfig, *, instance: str, metrics: Metrics | None = 
 
         return SqliteAuditStore(config, instance=instance, metrics=metrics)
     if config.backend == "postgresql":
-        raise AuditUnavailable("the PostgreSQL audit store is not in this build yet")
+        from xroad_vtj.audit.pg_store import PostgresAuditStore
+
+        return PostgresAuditStore(config, instance=instance, metrics=metrics)
     raise ConfigError("audit.backend must be sqlite or postgresql")

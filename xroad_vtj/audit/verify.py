@@ -7,7 +7,7 @@ stops at the first bad record, naming it. Checkpoints (signatures, coverage) are
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from hashlib import sha256
 
@@ -112,6 +112,24 @@ class VerifyReport:
             f"audit log intact: {self.records} records ({span}), head {self.head_hash.hex()}, "
             f"{self.checkpoints} checkpoints verified"
         )
+
+
+def walk_log(
+    first_seq: int | None,
+    event_bodies: Callable[[], Iterable[str]],
+    rows: Callable[[], Iterable[Row]],
+    remember: Collection[int] = (),
+) -> ChainResult:
+    """Check a whole stored log: find where it starts (record 1, or the retention anchor), then the chain."""
+    anchor: tuple[int, bytes] | None = (0, GENESIS)
+    if first_seq is not None and first_seq > 1:
+        anchor = anchor_from_events(first_seq, event_bodies())
+        if anchor is None:
+            return ChainResult(
+                bad_seq=1, problem=f"{records(1, first_seq - 1)} missing (deleted without retention)"
+            )
+    assert anchor is not None
+    return check_chain(rows(), anchor_seq=anchor[0], anchor_hash=anchor[1], remember=remember)
 
 
 def anchor_from_events(first_seq: int, event_bodies: Iterable[str]) -> tuple[int, bytes] | None:
