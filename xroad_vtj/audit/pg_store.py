@@ -23,9 +23,10 @@ from typing import Any
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from xroad_vtj.audit import codec
+from xroad_vtj.audit import codec, retention
 from xroad_vtj.audit.chain import GENESIS, iso, period_of, record_hash, utcnow
 from xroad_vtj.audit.pg_schema import SCHEMA_VERSION, WRITE_LOCK, next_period
+from xroad_vtj.audit.retention import RetentionResult
 from xroad_vtj.audit.store import AuditStore
 from xroad_vtj.audit.verify import ChainResult, Row, walk_log
 from xroad_vtj.errors import AuditUnavailable
@@ -240,6 +241,25 @@ class PostgresAuditStore(AuditStore):
         """Run ``call`` in its own writer transaction, holding the log's lock."""
         return await self._submit(_Job(asyncio.get_running_loop().create_future(), call=call))
 
+    async def append_bodies_at(self, bodies: Sequence[str], periods: Sequence[int]) -> list[int]:
+        async def run(conn: AConn, chainer: _Chainer) -> list[int]:
+            return await chainer.append(bodies, periods)
+
+        seqs: list[int] = await self.write_call(run)
+        return seqs
+
+    async def apply_retention(self, *, admin_dsn: str | None = None) -> RetentionResult:
+        try:
+            result = await asyncio.to_thread(
+                pg_retention, admin_dsn or self.dsn, self.instance, self.config.retention_years
+            )
+        except _DB_ERRORS as e:
+            raise _unavailable(e) from None
+        self._partitions.clear()
+        if result.removed_records and self.metrics is not None:
+            self.metrics.audit_appends.labels("event").inc()
+        return result
+
     async def ping(self) -> None:
         async with self._connection() as conn:
             await conn.execute("SELECT 1")
@@ -364,9 +384,30 @@ class PostgresAuditStore(AuditStore):
                 (seq, created_at, document),
             )
 
-    async def _checkpoint_documents(self) -> list[tuple[int, bytes]]:
-        rows = await self._fetch("SELECT seq, document FROM xroad_vtj_audit.checkpoint ORDER BY seq", [])
+    async def _checkpoint_documents(
+        self, *, min_seq: int | None = None, limit: int | None = None
+    ) -> list[tuple[int, bytes]]:
+        rows = await self._fetch(
+            "SELECT seq, document FROM xroad_vtj_audit.checkpoint WHERE seq >= %s ORDER BY seq LIMIT %s",
+            [min_seq or 0, limit],
+        )
         return [(int(seq), doc.encode()) for seq, doc in rows]
+
+    async def _rows_between(self, first: int, last: int) -> list[Row]:
+        rows = await self._fetch(
+            "SELECT seq, period, body, hash FROM xroad_vtj_audit.record"
+            " WHERE seq BETWEEN %s AND %s ORDER BY seq",
+            [first, last],
+        )
+        return [(int(s), int(p), b, bytes(h)) for s, p, b, h in rows]
+
+    async def _rows_for_audit_ids(self, audit_ids: Sequence[str]) -> list[Row]:
+        rows = await self._fetch(
+            "SELECT seq, period, body, hash FROM xroad_vtj_audit.record"
+            " WHERE audit_id = ANY(%s) ORDER BY seq",
+            [list(audit_ids)],
+        )
+        return [(int(s), int(p), b, bytes(h)) for s, p, b, h in rows]
 
     async def _check_chain(self, remember: Collection[int] = ()) -> ChainResult:
         try:
@@ -397,3 +438,49 @@ def check_pg_chain(dsn: str, remember: Collection[int] = ()) -> ChainResult:
                 )
 
             return walk_log(first, events, rows, remember)
+
+
+def pg_retention(admin_dsn: str, instance: str, years: int) -> RetentionResult:
+    """Retention as the schema owner: one transaction under the log's lock (see :mod:`retention`)."""
+    keep_from = retention.keep_from_period(utcnow(), years)
+    with psycopg.connect(admin_dsn) as conn:
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+        row = conn.execute(
+            "SELECT min(seq), max(seq), count(*) FROM xroad_vtj_audit.record WHERE period < %s", (keep_from,)
+        ).fetchone()
+        if row is None or not row[2]:
+            return RetentionResult(keep_from, 0, None, None, ())
+        first, last, count = int(row[0]), int(row[1]), int(row[2])
+        found = conn.execute("SELECT hash FROM xroad_vtj_audit.record WHERE seq = %s", (last,)).fetchone()
+        assert found is not None
+        periods = tuple(
+            int(r[0])
+            for r in conn.execute(
+                "SELECT DISTINCT period FROM xroad_vtj_audit.record WHERE period < %s ORDER BY period",
+                (keep_from,),
+            )
+        )
+        head = conn.execute(
+            "SELECT seq, hash, period FROM xroad_vtj_audit.record ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        assert head is not None
+        seq, prev, period = int(head[0]) + 1, bytes(head[1]), max(int(head[2]), period_of(utcnow()))
+        body = retention.event_body(
+            instance,
+            years=years,
+            keep_from=keep_from,
+            first_seq=first,
+            last_seq=last,
+            last_hash=bytes(found[0]),
+            count=count,
+            periods=periods,
+        )
+        conn.execute("SELECT xroad_vtj_audit.ensure_partition(%s)", (period,))
+        conn.execute(
+            "INSERT INTO xroad_vtj_audit.record (seq, period, body, hash) VALUES (%s, %s, %s, %s)",
+            (seq, period, body, record_hash(prev, seq, period, body.encode())),
+        )
+        for p in periods:
+            conn.execute("SELECT xroad_vtj_audit.remove_period(%s)", (p,))
+        conn.commit()
+    return RetentionResult(keep_from, count, first, last, periods)

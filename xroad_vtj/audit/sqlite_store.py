@@ -27,10 +27,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from xroad_vtj.audit import codec
+from xroad_vtj.audit import codec, retention
 from xroad_vtj.audit.chain import GENESIS, iso, period_of, record_hash, utcnow
+from xroad_vtj.audit.retention import RetentionResult
 from xroad_vtj.audit.store import AuditStore
-from xroad_vtj.audit.verify import ChainResult, walk_log
+from xroad_vtj.audit.verify import ChainResult, Row, walk_log
 from xroad_vtj.errors import AuditUnavailable
 
 T = TypeVar("T")
@@ -370,6 +371,54 @@ class SqliteAuditStore(AuditStore):
         result: T = await self._submit(_Job(loop, loop.create_future(), call=call))
         return result
 
+    async def append_bodies_at(self, bodies: Sequence[str], periods: Sequence[int]) -> list[int]:
+        return await self.write_call(lambda conn: insert_chained(conn, bodies, periods=periods))
+
+    async def apply_retention(self, *, admin_dsn: str | None = None) -> RetentionResult:
+        years = self.config.retention_years
+        keep_from = retention.keep_from_period(utcnow(), years)
+        instance = self.instance
+
+        def run(conn: sqlite3.Connection) -> RetentionResult:
+            first, last, count = conn.execute(
+                "SELECT min(seq), max(seq), count(*) FROM audit_record WHERE period < ?", (keep_from,)
+            ).fetchone()
+            if not count:
+                return RetentionResult(keep_from, 0, None, None, ())
+            last_hash = bytes(
+                conn.execute("SELECT hash FROM audit_record WHERE seq = ?", (last,)).fetchone()[0]
+            )
+            periods = tuple(
+                r[0]
+                for r in conn.execute(
+                    "SELECT DISTINCT period FROM audit_record WHERE period < ? ORDER BY period", (keep_from,)
+                )
+            )
+            body = retention.event_body(
+                instance,
+                years=years,
+                keep_from=keep_from,
+                first_seq=first,
+                last_seq=last,
+                last_hash=last_hash,
+                count=count,
+                periods=periods,
+            )
+            insert_chained(conn, [body])
+            # the controlled exception to append-only (see SCHEMA): permit, delete, withdraw the permit
+            conn.execute(
+                "INSERT INTO audit_retention_permit (through_period) VALUES (?)",
+                (retention.previous_period(keep_from),),
+            )
+            conn.execute("DELETE FROM audit_record WHERE period < ?", (keep_from,))
+            conn.execute("DELETE FROM audit_retention_permit")
+            return RetentionResult(keep_from, count, first, last, periods)
+
+        result = await self.write_call(run)
+        if result.removed_records and self.metrics is not None:
+            self.metrics.audit_appends.labels("event").inc()
+        return result
+
     async def ping(self) -> None:
         await self.write_call(lambda conn: head(conn))
 
@@ -411,10 +460,34 @@ class SqliteAuditStore(AuditStore):
 
         await self.write_call(store)
 
-    async def _checkpoint_documents(self) -> list[tuple[int, bytes]]:
+    async def _checkpoint_documents(
+        self, *, min_seq: int | None = None, limit: int | None = None
+    ) -> list[tuple[int, bytes]]:
         def fetch(conn: sqlite3.Connection) -> list[tuple[int, bytes]]:
-            rows = conn.execute("SELECT seq, document FROM audit_checkpoint ORDER BY seq")
+            rows = conn.execute(
+                "SELECT seq, document FROM audit_checkpoint WHERE seq >= ? ORDER BY seq LIMIT ?",
+                (min_seq or 0, -1 if limit is None else limit),
+            )
             return [(seq, doc.encode()) for seq, doc in rows]
+
+        return await self._read_fresh(fetch)
+
+    async def _rows_between(self, first: int, last: int) -> list[Row]:
+        def fetch(conn: sqlite3.Connection) -> list[Row]:
+            sql = "SELECT seq, period, body, hash FROM audit_record WHERE seq BETWEEN ? AND ? ORDER BY seq"
+            return [(s, p, b, bytes(h)) for s, p, b, h in conn.execute(sql, (first, last))]
+
+        return await self._read_fresh(fetch)
+
+    async def _rows_for_audit_ids(self, audit_ids: Sequence[str]) -> list[Row]:
+        def fetch(conn: sqlite3.Connection) -> list[Row]:
+            out: list[Row] = []
+            for i in range(0, len(audit_ids), 500):
+                chunk = audit_ids[i : i + 500]
+                marks = ", ".join("?" * len(chunk))
+                sql = f"SELECT seq, period, body, hash FROM audit_record WHERE audit_id IN ({marks})"  # noqa: S608
+                out += [(s, p, b, bytes(h)) for s, p, b, h in conn.execute(sql, chunk)]
+            return sorted(out)
 
         return await self._read_fresh(fetch)
 

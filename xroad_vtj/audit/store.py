@@ -25,8 +25,9 @@ from xroad_vtj.audit.checkpoint import exported
 from xroad_vtj.audit.config import AuditConfig
 from xroad_vtj.audit.keys import Keyring, new_key_text, read_key_file, write_private
 from xroad_vtj.audit.records import Intent, Outcome, Refusal
+from xroad_vtj.audit.retention import RetentionResult
 from xroad_vtj.audit.signing import create_signing_identity
-from xroad_vtj.audit.verify import ChainResult, VerifyReport, records
+from xroad_vtj.audit.verify import ChainResult, Row, VerifyReport, records
 from xroad_vtj.audit.xmldsig import SignatureInvalid, Signer
 from xroad_vtj.errors import AuditUnavailable, ConfigError
 
@@ -280,6 +281,18 @@ class AuditStore(abc.ABC):
         """
         return await self._count_distinct_subjects(since=iso(since), caller=caller, end_user=end_user)
 
+    async def prove(self, xroad_id: str) -> bytes:
+        """Signed evidence of one query and its place in the signed log (``audit prove``)."""
+        from xroad_vtj.audit.evidence import prove
+
+        return await prove(self, xroad_id)
+
+    async def export(self, since: datetime, until: datetime) -> bytes:
+        """Signed evidence of every query requested in ``[since, until)`` (``audit export``)."""
+        from xroad_vtj.audit.evidence import export
+
+        return await export(self, since, until)
+
     async def verify(self, *, checkpoint_dir: Path | None = None) -> VerifyReport:
         """Check every record's hash, the chain, every checkpoint's signature (database and files), that each
         checkpoint's head hash matches the log, and that the log still holds everything the newest checkpoint
@@ -311,6 +324,16 @@ class AuditStore(abc.ABC):
             bad_seq=bad_seq,
         )
 
+    @abc.abstractmethod
+    async def apply_retention(self, *, admin_dsn: str | None = None) -> RetentionResult:
+        """Remove whole months older than ``audit.retention_years``, recording a retention event.
+
+        PostgreSQL needs the schema owner's DSN (``admin_dsn``; default ``audit.dsn``)."""
+
+    @abc.abstractmethod
+    async def append_bodies_at(self, bodies: Sequence[str], periods: Sequence[int]) -> list[int]:
+        """Chain prepared bodies with the given periods (bench and test helper: writes old data directly)."""
+
     # --- backend primitives --------------------------------------------------------------------------
 
     @abc.abstractmethod
@@ -321,8 +344,18 @@ class AuditStore(abc.ABC):
     async def _store_checkpoint(self, seq: int, created_at: str, document: str) -> None: ...
 
     @abc.abstractmethod
-    async def _checkpoint_documents(self) -> list[tuple[int, bytes]]:
-        """Every checkpoint stored in the database, ``(seq, document)``."""
+    async def _checkpoint_documents(
+        self, *, min_seq: int | None = None, limit: int | None = None
+    ) -> list[tuple[int, bytes]]:
+        """Stored checkpoints ``(seq, document)`` by seq, from ``min_seq``, at most ``limit``."""
+
+    @abc.abstractmethod
+    async def _rows_between(self, first: int, last: int) -> list[Row]:
+        """Stored records ``(seq, period, body, hash)`` with ``first <= seq <= last``, by seq."""
+
+    @abc.abstractmethod
+    async def _rows_for_audit_ids(self, audit_ids: Sequence[str]) -> list[Row]:
+        """Every stored record (intent, outcomes, refusal) of the given audit ids, by seq."""
 
     @abc.abstractmethod
     async def _check_chain(self, remember: Collection[int] = ()) -> ChainResult:
