@@ -168,3 +168,10 @@ async def test_a_closed_store_refuses_appends_and_pings(store: AuditStore) -> No
         await store.append_intent(intent(1))
     with pytest.raises(AuditUnavailable):
         await store.ping()
+
+
+async def test_concurrent_appends_share_durable_commits(store: AuditStore) -> None:
+    before = store.commits
+    await asyncio.gather(*(store.append_intent(intent(i)) for i in range(200)))
+    assert store.commits - before < 200
+    assert len(await store.search(limit=1000)) == 200

@@ -94,6 +94,7 @@ class PostgresAuditStore(AuditStore):
         self._queue: asyncio.Queue[_Job | None] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
         self._partitions: set[int] = set()
+        self._commits = 0  # writer transactions committed: fewer than appends when they share commits
         self._period_hint = 0  # periods never decrease along the chain: the head is in this period or later
 
     # --- lifecycle -------------------------------------------------------------------------------------
@@ -209,6 +210,7 @@ class PostgresAuditStore(AuditStore):
                     j.future.set_exception(error)
             return
         self._period_hint = chainer.period
+        self._commits += 1
         for j, r in zip(jobs, result, strict=True):
             if not j.future.done():
                 j.future.set_result(r)
@@ -240,6 +242,10 @@ class PostgresAuditStore(AuditStore):
     async def write_call(self, call: Callable[[AConn, _Chainer], Awaitable[Any]]) -> Any:
         """Run ``call`` in its own writer transaction, holding the log's lock."""
         return await self._submit(_Job(asyncio.get_running_loop().create_future(), call=call))
+
+    @property
+    def commits(self) -> int:
+        return self._commits
 
     async def append_bodies_at(self, bodies: Sequence[str], periods: Sequence[int]) -> list[int]:
         async def run(conn: AConn, chainer: _Chainer) -> list[int]:

@@ -216,6 +216,7 @@ class _Writer:
         self._conn: sqlite3.Connection | None = None
         self._thread = threading.Thread(target=self._run, name="audit-sqlite-writer", daemon=True)
         self._stopped = False
+        self.commits = 0  # append transactions committed: fewer than appends when they share commits
 
     def start(self) -> None:
         self._thread.start()
@@ -270,6 +271,7 @@ class _Writer:
             try:
                 seqs = insert_chained(conn, [j.body for j in batch if j.body is not None])
                 conn.execute("COMMIT")
+                self.commits += 1
             except BaseException:
                 _rollback(conn)
                 raise
@@ -370,6 +372,10 @@ class SqliteAuditStore(AuditStore):
         loop = asyncio.get_running_loop()
         result: T = await self._submit(_Job(loop, loop.create_future(), call=call))
         return result
+
+    @property
+    def commits(self) -> int:
+        return self._writer.commits if self._writer is not None else 0
 
     async def append_bodies_at(self, bodies: Sequence[str], periods: Sequence[int]) -> list[int]:
         return await self.write_call(lambda conn: insert_chained(conn, bodies, periods=periods))

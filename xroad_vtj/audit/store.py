@@ -222,6 +222,11 @@ class AuditStore(abc.ABC):
             self.metrics.audit_appends.labels(kind).inc()
         return seq
 
+    @property
+    @abc.abstractmethod
+    def commits(self) -> int:
+        """Write transactions this store has committed (group commit makes it smaller than the appends)."""
+
     # --- reads ---------------------------------------------------------------------------------------
 
     async def search(
