@@ -125,6 +125,8 @@ def refused(answer: tuple[int, dict[str, Any], Any], quota: str) -> bool:
     ) > 0
 
 
+@pytest.mark.postgres
+@pytest.mark.slow
 async def test_two_processes_sharing_postgresql_enforce_every_quota_together(
     replicas: list[ServiceProcess], simulator: Sim
 ) -> None:
