@@ -138,6 +138,8 @@ async def person_queries(request: web.Request) -> web.Response:
     if state.shutting_down:
         raise ShuttingDown()
     caller = authenticate(request, "query")
+    # Read (bounded) before taking a slot: callers still sending their body hold no query slot.
+    data = await read_body(request)
     if state.in_flight >= config.server.max_in_flight:
         raise Overloaded("too many queries in flight; try again shortly", retry_after=1)
     state.in_flight += 1
@@ -148,7 +150,7 @@ async def person_queries(request: web.Request) -> web.Response:
     raw: dict[str, Any] = {}
     try:
         try:
-            raw = decode_json_object(await read_body(request))
+            raw = decode_json_object(data)
             query = validate_person_query(raw, config.vtj.default_product)
             answer = await service.person_query(caller, query)
         except XRoadVtjError as error:

@@ -62,7 +62,17 @@ class Service:
 
     async def start(self) -> None:
         server = self.config.server
-        runner = web.AppRunner(self.app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
+        # aiohttp's keep-alive timer also runs from the moment a connection is accepted and is not reset by
+        # incoming bytes: it bounds how long a caller may take to send its headers (or sit idle). Lingering
+        # (draining an unread body after an early answer) gets the same bound.
+        runner = web.AppRunner(
+            self.app,
+            access_log=None,
+            handle_signals=False,
+            shutdown_timeout=1.0,
+            keepalive_timeout=server.client_timeout_seconds,
+            lingering_time=min(10.0, server.client_timeout_seconds),
+        )
         await runner.setup()
         self._runners.append(runner)
         ssl_context = server_ssl_context(server.tls) if server.tls else None
