@@ -92,10 +92,14 @@ class Service:
             instance=self.config.instance_id,
         )
 
+    def begin_shutdown(self) -> None:
+        """Fail readiness and refuse new queries from now on (called right in the signal handler)."""
+        self.app[STATE].shutting_down = True
+
     async def drain(self) -> None:
         """Fail readiness, refuse new queries and wait (bounded) for queries in flight."""
         state = self.app[STATE]
-        state.shutting_down = True
+        self.begin_shutdown()
         log.info("shutdown_started", in_flight=state.in_flight)
         try:
             async with asyncio.timeout(self.config.server.shutdown_grace_seconds):
@@ -118,12 +122,20 @@ def _bound_port(runner: web.AppRunner) -> int:
 
 
 async def run_until_signalled(
-    start: Callable[[], Awaitable[None]], stop: Callable[[], Awaitable[None]]
+    start: Callable[[], Awaitable[None]],
+    stop: Callable[[], Awaitable[None]],
+    on_signal: Callable[[], None] | None = None,
 ) -> None:
     stop_event = asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def signalled() -> None:
+        if on_signal is not None:
+            on_signal()
+        stop_event.set()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop_event.set)
+        loop.add_signal_handler(sig, signalled)
     await start()
     await stop_event.wait()
     await stop()
@@ -136,4 +148,4 @@ async def serve(config: Config) -> None:
         await service.drain()
         await service.stop()
 
-    await run_until_signalled(service.start, stop)
+    await run_until_signalled(service.start, stop, service.begin_shutdown)
