@@ -152,26 +152,35 @@ async def person_queries(request: web.Request) -> web.Response:
         metrics.policy_refusals.labels(reason=error.code).inc()
         raise
     structlog.contextvars.bind_contextvars(caller=caller.name)
+    service = request.app[QUERIES]
+    raw: dict[str, Any] = {}
+    data = b""
+
+    async def refused(error: XRoadVtjError) -> None:
+        if error.status in (400, 403, 413, 429):
+            # Audited with whatever the caller sent, even when the body was refused before it was read.
+            await service.refuse(caller, raw or loose_json_object(data), error)
+        metrics.queries.labels(outcome=error.code).inc()
+
+    try:
+        # Read (bounded) before taking a slot: callers still sending their body hold no query slot.
+        data = await read_body(request)
+        policy.require_role(caller, "query")
+    except XRoadVtjError as error:
+        await refused(error)
+        raise
     if state.in_flight >= config.server.max_in_flight:
         raise Overloaded("too many queries in flight; try again shortly", retry_after=1)
     state.in_flight += 1
     metrics.in_flight.inc()
     state.drained().clear()
-    service = request.app[QUERIES]
-    raw: dict[str, Any] = {}
-    data = b""
     try:
         try:
-            data = await read_body(request)
-            policy.require_role(caller, "query")
             raw = decode_json_object(data)
             query = validate_person_query(raw, config.vtj.default_product)
             answer = await service.person_query(caller, query)
         except XRoadVtjError as error:
-            if error.status in (400, 403, 413, 429):
-                # Audited with whatever the caller sent, even when the body was refused before it was read.
-                await service.refuse(caller, raw or loose_json_object(data), error)
-            metrics.queries.labels(outcome=error.code).inc()
+            await refused(error)
             raise
         metrics.queries.labels(outcome=answer["outcome"]).inc()
         return json_response(answer)
