@@ -17,7 +17,7 @@ from tests.conftest import (
     base_config,
     sha,
 )
-from tests.policy.helpers import bearer, call, caller, metric
+from tests.policy.helpers import assert_schema, bearer, call, caller, metric
 
 # (method, path, the role it needs, a token of a caller without that role)
 ENDPOINTS = [
@@ -44,6 +44,7 @@ def assert_problem(status: int, body: dict[str, object], headers: object, expect
     assert (status, body["code"], body["status"]) == (expected, code, expected)
     assert headers["Content-Type"].startswith("application/problem+json")  # type: ignore[index]
     assert body["type"] == f"urn:xroad-vtj:problem:{code}"
+    assert_schema("Problem", body)
 
 
 @pytest.mark.parametrize(("method", "path", "role", "wrong"), ENDPOINTS, ids=ENDPOINT_IDS)
