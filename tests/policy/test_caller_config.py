@@ -6,8 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-from tests.conftest import base_config
+from tests.conftest import REPO, base_config
 from xroad_vtj.config import Quotas, parse_config
 from xroad_vtj.errors import ConfigError
 
@@ -125,3 +126,16 @@ def test_a_fingerprint_is_normalised_to_lower_case_hex_without_colons(tmp_path: 
         tls={"cert_file": "s.pem", "key_file": "s.key", "client_ca_file": "ca.pem"},
     )
     assert parse_config(raw, tmp_path, environ={}).callers[0].cert_fingerprint_sha256 == "ab" * 32
+
+
+def test_the_readme_permit_example_is_a_valid_caller(tmp_path: Path) -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("**The data permit.**", 1)[1]
+    example = yaml.safe_load(section.split("```yaml", 1)[1].split("```", 1)[0])
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets" / "caseapp.token.sha256").write_text(HASH + "\n")
+    raw = with_callers(tmp_path, *example["callers"])
+    (caller,) = parse_config(raw, tmp_path, environ={}).callers
+    assert caller.products == ("PERUSSANOMA 1", "PERUSSANOMA 3")
+    assert caller.purpose_pattern is not None and caller.purpose_pattern.fullmatch("SOS-2026-123")
+    assert caller.quotas.per_caller_per_minute == 600

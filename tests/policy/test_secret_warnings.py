@@ -7,10 +7,11 @@ import io
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 import yaml
 
-from tests.conftest import Sim, base_config, sha
+from tests.conftest import TOKEN, Sim, base_config, sha
 from tests.policy.processes import start_service_process
 from xroad_vtj.check import run_check
 from xroad_vtj.config import parse_config
@@ -92,10 +93,22 @@ async def test_check_prints_the_warnings_and_never_the_secret(simulator: Sim, tm
 
 
 @pytest.mark.slow
-async def test_serve_logs_the_warning_at_start_and_never_the_secret(simulator: Sim, tmp_path: Path) -> None:
+async def test_serve_logs_the_warning_at_start_and_never_a_secret(simulator: Sim, tmp_path: Path) -> None:
+    simulator.state.password = PASSWORD
     service = await start_service_process(with_secrets_inline(tmp_path, simulator.url), tmp_path, "warned")
-    await service.stop()
+    wrong = "wrong-secret-token-0123456789"
+    try:
+        async with aiohttp.ClientSession() as session:
+            for token in (TOKEN, wrong):
+                body = {"hetu": "260991-999R", "end_user": "officer.1", "purpose": "CASE-2026-1"}
+                url = f"{service.base}/v1/person-queries"
+                async with session.post(url, json=body, headers={"Authorization": f"Bearer {token}"}) as r:
+                    assert r.status == (200 if token == TOKEN else 401)
+    finally:
+        await service.stop()
     log = service.log.read_text()
     assert "secret_in_config_file" in log
     assert "vtj.password" in log
-    assert PASSWORD not in log and sha("test-token-caseapp") not in log
+    assert '"status": 401' in log  # the refused call was logged ...
+    for secret in (PASSWORD, TOKEN, wrong, sha(TOKEN), "260991-999R"):
+        assert secret not in log  # ... and nothing secret or personal with it
