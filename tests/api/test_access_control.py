@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from tests.conftest import (
     base_config,
     sha,
 )
-from tests.policy.helpers import bearer, call, caller, metric
+from tests.policy.helpers import assert_schema, bearer, call, caller, metric
 
 # (method, path, the role it needs, a token of a caller without that role)
 ENDPOINTS = [
@@ -43,6 +44,7 @@ def assert_problem(status: int, body: dict[str, object], headers: object, expect
     assert (status, body["code"], body["status"]) == (expected, code, expected)
     assert headers["Content-Type"].startswith("application/problem+json")  # type: ignore[index]
     assert body["type"] == f"urn:xroad-vtj:problem:{code}"
+    assert_schema("Problem", body)
 
 
 @pytest.mark.parametrize(("method", "path", "role", "wrong"), ENDPOINTS, ids=ENDPOINT_IDS)
@@ -120,3 +122,21 @@ async def test_unauthenticated_query_attempts_are_counted_but_not_audited(runnin
     assert after - before == 2
     # An anonymous client must not be able to write into the audit trail.
     assert await running.service.store.search(end_user="tester@example.fi") == []
+
+
+async def test_the_readme_token_recipe_makes_a_hash_file_the_service_accepts(
+    simulator: Sim, start_service: ServiceFactory, tmp_path: Path
+) -> None:
+    token = "b5c7e0d1" * 8  # what `openssl rand -hex 32` gives
+    hash_file = tmp_path / "caseapp.token.sha256"
+    recipe = f"printf %s {token} | sha256sum | cut -d' ' -f1 > {hash_file}"
+    shell = await asyncio.create_subprocess_exec("sh", "-c", recipe)
+    assert await shell.wait() == 0
+    raw = base_config(tmp_path, simulator.url)
+    entry = caller("readme", "")
+    del entry["token_sha256"]
+    raw["callers"] = [{**entry, "token_sha256_file": str(hash_file)}]
+    running: Running = await start_service(raw)
+    assert running.config.warnings == ()
+    status, body, _ = await call(running, "POST", "/v1/person-queries", headers=bearer(token))
+    assert (status, body["outcome"]) == (200, "found")

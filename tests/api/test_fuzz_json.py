@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import AUDITOR_TOKEN, TOKEN, base_config
+from tests.policy.helpers import assert_schema
 from xroad_vtj.api.server import Service
 from xroad_vtj.config import parse_config
 from xroad_vtj.simulator.app import STATE, SimulatorState, create_simulator_app
@@ -169,6 +170,7 @@ def test_random_person_queries_reach_the_security_server_only_when_valid(
         assert (status, answer["code"]) == (413, "request_too_large")
     elif valid_query(value):
         assert status == 200 and reached, answer
+        assert_schema("PersonQuery", value)  # what the service accepts, the published schema allows
     else:
         assert not reached and status in (400, 403), answer
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
+import jsonschema
+import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import Running
+from tests.conftest import REPO, Running
 
 QUERY_BODY = {"hetu": "010280-952L", "end_user": "tester@example.fi", "purpose": "CASE-2026-1"}
 
@@ -61,3 +64,15 @@ def caller(name: str, token_hash: str, **policy: Any) -> dict[str, Any]:
     }
     entry.update(policy)
     return entry
+
+
+@functools.cache
+def _openapi() -> dict[str, Any]:
+    document: dict[str, Any] = yaml.safe_load((REPO / "schemas" / "openapi.yaml").read_text(encoding="utf-8"))
+    return document
+
+
+def assert_schema(name: str, value: Any) -> None:
+    """``value`` is valid under ``components.schemas[name]`` of schemas/openapi.yaml (OpenAPI 3.1 = JSON Schema)."""
+    root = {**_openapi(), "$ref": f"#/components/schemas/{name}"}
+    jsonschema.Draft202012Validator(root).validate(value)

@@ -37,7 +37,7 @@ def _unavailable(reason: str) -> None:
 
 @pytest.fixture
 def pg_dsn() -> Iterator[str]:
-    """A fresh, migrated database of its own; its DSN."""
+    """A fresh database of its own, migrated by the superuser; the DSN of its application role (SELECT, INSERT)."""
     admin = os.environ.get(PG_ENV)
     if not admin:
         _unavailable(f"{PG_ENV} is not set")
@@ -46,16 +46,18 @@ def pg_dsn() -> Iterator[str]:
     from xroad_vtj.audit.pg_schema import migrate  # type: ignore[import-not-found,unused-ignore]
 
     assert admin is not None
-    name = f"xvtj_policy_{secrets.token_hex(4)}"
+    suffix = secrets.token_hex(4)
+    name, role, password = f"xvtj_policy_{suffix}", f"xvtj_policy_app_{suffix}", secrets.token_hex(16)
     with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(role), password))
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
-        dsn = make_conninfo(admin, dbname=name)
-        migrate(dsn)
-        yield dsn
+        migrate(make_conninfo(admin, dbname=name), app_role=role)
+        yield make_conninfo(admin, dbname=name, user=role, password=password)
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
 
 
 def pg_audit(dsn: str, keys: Path) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Running, ServiceFactory, Sim, base_config, sha
-from tests.policy.helpers import bearer, call, caller
+from tests.policy.helpers import assert_schema, bearer, call, caller
 from xroad_vtj.policy import PROTECTED_FIELDS
 
 PROTECTED = "260991-999R"
@@ -29,6 +29,7 @@ async def ask(running: Running, token: str, hetu: str, product: str) -> dict[str
     body = {"hetu": hetu, "product": product, "end_user": "officer.1", "purpose": "CASE-2026-9"}
     status, answer, _ = await call(running, "POST", "/v1/person-queries", headers=bearer(token), json=body)
     assert status == 200, answer
+    assert_schema("QueryAnswer", answer)
     return answer
 
 
