@@ -103,7 +103,10 @@ def _render(values_json: str, chart_dir: Path) -> Rendered:
 
 
 # Stand-ins for what an existingSecret would hold: only the files the service reads while loading its config.
-_EXISTING_SECRET_FILES = {"vtj": "not-a-real-password", "db": "postgresql://xroad_vtj@db.example.internal/audit"}
+_EXISTING_SECRET_FILES = {
+    "vtj": "not-a-real-password",
+    "db": "postgresql://xroad_vtj@db.example.internal/audit",
+}
 
 
 def _stand_in(directory: str, key: str) -> str:
