@@ -16,6 +16,7 @@ from tests.helm.chart import (
     Manifest,
     Rendered,
     load_values,
+    merged,
     render,
     service_config,
     with_minimal,
@@ -261,6 +262,20 @@ def test_a_certificate_caller_without_client_certificate_tls_is_refused_by_the_s
             ),
             "secrets.callers.tokenSha256: two callers share one token",
         ),
+        (
+            merged(
+                values([{"name": "portal", "roles": ["query"], "cert_subject": SUBJECT}]),
+                {"secrets": {"callers": {"certificateCallersWithToken": ["portal"]}}},
+            ),
+            "secrets.callers.certificateCallersWithToken goes with existingSecret only",
+        ),
+        (
+            merged(
+                values([{"name": "app", "roles": ["query"]}]),
+                {"secrets": {"callers": {"existingSecret": "c", "certificateCallersWithToken": ["app"]}}},
+            ),
+            "secrets.callers.certificateCallersWithToken names app, which is no caller with cert_subject",
+        ),
     ],
     ids=[
         "certificate-without-client-auth",
@@ -268,6 +283,8 @@ def test_a_certificate_caller_without_client_certificate_tls_is_refused_by_the_s
         "token-missing",
         "stray-token",
         "shared",
+        "token-list-without-existing-secret",
+        "token-list-names-a-token-caller",
     ],
 )
 def test_templates_refuse_caller_settings_the_service_cannot_run_with_a_clear_message(
@@ -290,3 +307,28 @@ def test_the_documented_callers_example_in_values_yaml_renders_and_loads(tmp_pat
     loaded = service_config(render(values(callers, {"caseapp": TOKEN_A})), tmp_path)
     assert [c.name for c in loaded.callers] == ["caseapp", "registry-portal"]
     assert loaded.callers[0].quotas == Quotas()
+
+
+def test_an_existing_callers_secret_can_hold_tokens_of_named_certificate_callers(tmp_path: Path) -> None:
+    rendered = render(
+        with_minimal(
+            {
+                "callers": [
+                    {"name": "portal", "cert_subject": SUBJECT, "roles": ["query"]},
+                    {"name": "kiosk", "cert_fingerprint_sha256": FINGERPRINT, "roles": ["query"]},
+                ],
+                "secrets": {
+                    "callers": {
+                        "existingSecret": "xroad-vtj-callers",
+                        "certificateCallersWithToken": ["portal"],
+                    },
+                    "serverTls": SERVER_MTLS,
+                },
+            }
+        )
+    )
+    files = [c.get("token_sha256_file") for c in rendered.config["callers"]]
+    assert files == [f"{SECRETS_DIR}/callers/portal", None]
+    assert "callers" in mounted_secret_directories(rendered)
+    loaded = service_config(rendered, tmp_path).callers
+    assert (loaded[0].token_sha256 is not None, loaded[1].token_sha256) == (True, None)

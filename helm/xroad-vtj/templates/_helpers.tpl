@@ -66,14 +66,14 @@ app.kubernetes.io/part-of: xroad-vtj
 The names of the callers that authenticate with a bearer token, whose hash the callers secret holds under the
 caller's name. Chart-made secret: the callers with an entry in secrets.callers.tokenSha256. existingSecret:
 the callers without a certificate identity (cert_subject, cert_fingerprint_sha256), whose token is the only
-way in. Returns YAML: {names: [...]}.
+way in, and those named in secrets.callers.certificateCallersWithToken. Returns YAML: {names: [...]}.
 */}}
 {{- define "xroad-vtj.tokenCallers" -}}
 {{- $s := .Values.secrets.callers }}
 {{- $names := list }}
 {{- range .Values.callers }}
 {{- if $s.existingSecret }}
-{{- if not (or .cert_subject .cert_fingerprint_sha256) }}
+{{- if or (not (or .cert_subject .cert_fingerprint_sha256)) (has .name $s.certificateCallersWithToken) }}
 {{- $names = append $names .name }}
 {{- end }}
 {{- else if hasKey $s.tokenSha256 .name }}
@@ -225,6 +225,20 @@ template that depends on them, so `helm template` fails before anything is appli
 {{- $callerNames := list }}
 {{- range .Values.callers }}
 {{- $callerNames = append $callerNames .name }}
+{{- end }}
+{{- $certCallers := list }}
+{{- range .Values.callers }}
+{{- if or .cert_subject .cert_fingerprint_sha256 }}
+{{- $certCallers = append $certCallers .name }}
+{{- end }}
+{{- end }}
+{{- range $s.callers.certificateCallersWithToken }}
+{{- if not $s.callers.existingSecret }}
+{{- fail "secrets.callers.certificateCallersWithToken goes with existingSecret only (a chart-made secret takes the tokens of tokenSha256)" }}
+{{- end }}
+{{- if not (has . $certCallers) }}
+{{- fail (printf "secrets.callers.certificateCallersWithToken names %s, which is no caller with cert_subject or cert_fingerprint_sha256" .) }}
+{{- end }}
 {{- end }}
 {{- if not $s.callers.existingSecret }}
 {{- range .Values.callers }}
