@@ -332,3 +332,16 @@ def test_an_existing_callers_secret_can_hold_tokens_of_named_certificate_callers
     assert "callers" in mounted_secret_directories(rendered)
     loaded = service_config(rendered, tmp_path).callers
     assert (loaded[0].token_sha256 is not None, loaded[1].token_sha256) == (True, None)
+
+
+def test_the_callers_example_of_the_operations_guide_renders_and_loads(tmp_path: Path) -> None:
+    guide = (CHART_DIR.parents[1] / "docs" / "operations.md").read_text()
+    block = guide.split("### Callers", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    example = yaml.safe_load(block.replace("<hex SHA-256 of caseapp's token>", TOKEN_A))
+    example["secrets"]["serverTls"].update(tlsCrt=PEM, tlsKey=PEM, caCrt=PEM)
+    loaded = service_config(render(with_minimal(example)), tmp_path).callers
+    assert [(c.name, c.token_sha256 is not None, c.cert_subject is not None) for c in loaded] == [
+        ("caseapp", True, False),
+        ("portal", False, True),
+    ]
+    assert loaded[0].quotas.per_end_user_per_day is None
