@@ -36,7 +36,7 @@ def normalise_subject(subject: str) -> str:
 class DataKey:
     kid: str
     _aead: AESGCM = field(repr=False)
-    _index_key: bytes = field(repr=False)
+    _index: hmac.HMAC = field(repr=False)
 
     @classmethod
     def from_bytes(cls, key: bytes) -> DataKey:
@@ -45,10 +45,12 @@ class DataKey:
         kid = "k" + hashlib.sha256(_KID_LABEL + key).hexdigest()[:16]
         enc = hmac.new(key, _ENC_LABEL, hashlib.sha256).digest()
         idx = hmac.new(key, _IDX_LABEL, hashlib.sha256).digest()
-        return cls(kid, AESGCM(enc), idx)
+        return cls(kid, AESGCM(enc), hmac.new(idx, digestmod=hashlib.sha256))
 
     def blind_index(self, subject: str) -> str:
-        return hmac.new(self._index_key, normalise_subject(subject).encode(), hashlib.sha256).hexdigest()[:32]
+        mac = self._index.copy()  # the keyed state is prepared once per key
+        mac.update(normalise_subject(subject).encode())
+        return mac.hexdigest()[:32]
 
     def encrypt(self, subject: str, context: str) -> str:
         """``kid:base64(nonce || ciphertext+tag)``; ``context`` (the audit id) is bound as associated data."""

@@ -66,22 +66,25 @@ class _Chainer:
 
     async def append(self, bodies: Sequence[str], periods: Sequence[int] | None = None) -> list[int]:
         now_period = period_of(utcnow())
-        rows = []
-        out = []
+        seqs: list[int] = []
+        periods_out: list[int] = []
+        hashes: list[bytes] = []
         for i, body in enumerate(bodies):
             self.seq += 1
             self.period = max(self.period, periods[i] if periods is not None else now_period)
             await self.store._ensure_partition(self.conn, self.period)
             self.prev = record_hash(self.prev, self.seq, self.period, body.encode())
-            rows.append((self.seq, self.period, body, self.prev))
-            out.append(self.seq)
-        if rows:
-            async with self.conn.cursor() as cur:
-                await cur.executemany(
-                    "INSERT INTO xroad_vtj_audit.record (seq, period, body, hash) VALUES (%s, %s, %s, %s)",
-                    rows,
-                )
-        return out
+            seqs.append(self.seq)
+            periods_out.append(self.period)
+            hashes.append(self.prev)
+        if seqs:
+            # one statement (one round trip) for the whole batch
+            await self.conn.execute(
+                "INSERT INTO xroad_vtj_audit.record (seq, period, body, hash)"
+                " SELECT * FROM unnest(%b::bigint[], %b::integer[], %b::text[], %b::bytea[])",
+                (seqs, periods_out, list(bodies), hashes),
+            )
+        return seqs
 
 
 class PostgresAuditStore(AuditStore):
@@ -432,7 +435,10 @@ def check_pg_chain(dsn: str, remember: Collection[int] = ()) -> ChainResult:
             cur.itersize = 20_000
 
             def rows() -> Iterable[Row]:
-                cur.execute("SELECT seq, period, body, hash FROM xroad_vtj_audit.record ORDER BY seq")
+                cur.execute(  # bodies as UTF-8 bytes: hashed as they come, never decoded
+                    "SELECT seq, period, convert_to(body, 'UTF8'), hash"
+                    " FROM xroad_vtj_audit.record ORDER BY seq"
+                )
                 return cur
 
             def events() -> Iterable[str]:

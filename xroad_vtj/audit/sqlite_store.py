@@ -182,7 +182,9 @@ def check_sqlite_chain(conn: sqlite3.Connection, remember: Collection[int] = ())
                 r[0]
                 for r in conn.execute("SELECT body FROM audit_record WHERE kind = 'event' ORDER BY seq DESC")
             ),
-            lambda: conn.execute("SELECT seq, period, body, hash FROM audit_record ORDER BY seq"),
+            lambda: conn.execute(
+                "SELECT seq, period, CAST(body AS BLOB), hash FROM audit_record ORDER BY seq"
+            ),
             remember,
         )
     finally:
