@@ -14,6 +14,7 @@ import binascii
 import hashlib
 import hmac
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +26,29 @@ from xroad_vtj.errors import AuditUnavailable, ConfigError
 _ENC_LABEL = b"xroad-vtj audit subject encryption v1"
 _IDX_LABEL = b"xroad-vtj audit subject blind index v1"
 _KID_LABEL = b"xroad-vtj audit key id v1"
+
+
+class RandomPool:
+    """Bytes from ``os.urandom`` drawn 4 KiB at a time.
+
+    Every ``os.urandom`` call is a system call that releases the GIL; on the event loop, with the audit writer
+    thread busy, getting the GIL back can take milliseconds. Drawing in bulk makes that once per ~150 appends.
+    """
+
+    def __init__(self, chunk: int = 4096) -> None:
+        self._chunk = chunk
+        self._buf = b""
+        self._lock = threading.Lock()
+
+    def take(self, n: int) -> bytes:
+        with self._lock:
+            if len(self._buf) < n:
+                self._buf = os.urandom(self._chunk)
+            out, self._buf = self._buf[:n], self._buf[n:]
+            return out
+
+
+RANDOM = RandomPool()
 
 
 def normalise_subject(subject: str) -> str:
@@ -54,7 +78,7 @@ class DataKey:
 
     def encrypt(self, subject: str, context: str) -> str:
         """``kid:base64(nonce || ciphertext+tag)``; ``context`` (the audit id) is bound as associated data."""
-        nonce = os.urandom(12)
+        nonce = RANDOM.take(12)
         ct = self._aead.encrypt(nonce, subject.encode(), context.encode())
         return f"{self.kid}:{base64.b64encode(nonce + ct).decode()}"
 
