@@ -454,8 +454,9 @@ def check_pg_chain(dsn: str, remember: Collection[int] = ()) -> ChainResult:
             cur.itersize = 20_000
 
             def rows() -> Iterable[Row]:
-                cur.execute(  # bodies as UTF-8 bytes: hashed as they come, never decoded
-                    "SELECT seq, period, convert_to(body, 'UTF8'), hash"
+                # the server hashes each body (sha256 of its UTF-8 bytes) while this process walks the chain
+                cur.execute(
+                    "SELECT seq, period, sha256(convert_to(body, 'UTF8')), hash"
                     " FROM xroad_vtj_audit.record ORDER BY seq"
                 )
                 return cur
@@ -468,7 +469,7 @@ def check_pg_chain(dsn: str, remember: Collection[int] = ()) -> ChainResult:
                     )
                 )
 
-            return walk_log(first, events, rows, remember)
+            return walk_log(first, events, rows, remember, digests=True)
 
 
 def pg_retention(admin_dsn: str, instance: str, years: int) -> RetentionResult:
