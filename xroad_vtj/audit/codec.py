@@ -17,14 +17,15 @@ from datetime import datetime
 from typing import Any
 
 from xroad_vtj.audit.chain import canonical_body, iso, parse_iso, utcnow
-from xroad_vtj.audit.keys import Keyring
+from xroad_vtj.audit.keys import RANDOM, Keyring
 from xroad_vtj.audit.records import Intent, Outcome, Refusal
 
 FORMAT_VERSION = 1
 
 
 def new_audit_id() -> str:
-    return str(uuid.uuid4())
+    """A random (version 4) UUID."""
+    return str(uuid.UUID(bytes=RANDOM.take(16), version=4))
 
 
 def _head(kind: str, audit_id: str, instance: str) -> dict[str, Any]:

@@ -116,6 +116,8 @@ class AuditStore(abc.ABC):
         self._checkpoint_task: asyncio.Task[None] | None = None
         self._checkpointing = False
         self._last_checkpoint_seq = -1
+        # the last append failed: ping then proves a real write works again before reporting ready
+        self.degraded = False
 
     # --- lifecycle -----------------------------------------------------------------------------------
 
@@ -215,9 +217,11 @@ class AuditStore(abc.ABC):
         try:
             seq = await self._append(body)
         except AuditUnavailable:
+            self.degraded = True
             if self.metrics is not None:
                 self.metrics.audit_append_failures.inc()
             raise
+        self.degraded = False
         if self.metrics is not None:
             self.metrics.audit_appends.labels(kind).inc()
         return seq
@@ -259,7 +263,10 @@ class AuditStore(abc.ABC):
 
     @abc.abstractmethod
     async def ping(self) -> None:
-        """A cheap round trip through the write path; raises :class:`AuditUnavailable`."""
+        """A cheap round trip through the write path; raises :class:`AuditUnavailable`.
+
+        For readiness: after a failed append (``degraded``) it makes a small real write (SQLite) or takes the
+        log's write lock (PostgreSQL), so that readiness comes back by itself once writes work again."""
 
     @abc.abstractmethod
     async def mark_unfinished_unknown(self, older_than: datetime | None = None) -> int:
