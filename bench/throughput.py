@@ -1,0 +1,149 @@
+"""Throughput: the service against the raw forwarding baseline, same simulator, alternated.
+
+Three processes run side by side (simulator, service, baseline) with wrk as the load generator (32
+connections, one thread). Each round measures the baseline, then the service, after a short warm-up; the
+ratio of each round is service/baseline and the median of the rounds is reported.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import statistics
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.common import (
+    QUERY_BODY,
+    QUERY_PATH,
+    REPO,
+    TOKEN,
+    Child,
+    free_port,
+    service_config,
+    start_baseline,
+    start_service,
+    start_simulator,
+)
+
+WRK = shutil.which("wrk") or "/usr/bin/wrk"
+LUA = REPO / "bench" / "wrk" / "post.lua"
+CONNECTIONS = 32
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    requests_per_second: float
+    requests: int
+    non_2xx: int
+    socket_errors: int
+    latency_p50_ms: float | None
+    latency_p99_ms: float | None
+
+
+@dataclass
+class ThroughputResult:
+    baseline: list[WrkResult] = field(default_factory=list)
+    service: list[WrkResult] = field(default_factory=list)
+    service_cpu_per_request_ms: list[float] = field(default_factory=list)
+    baseline_cpu_per_request_ms: list[float] = field(default_factory=list)
+    simulator_cpu_share: list[float] = field(default_factory=list)
+
+    @property
+    def ratios(self) -> list[float]:
+        return [
+            s.requests_per_second / b.requests_per_second
+            for s, b in zip(self.service, self.baseline, strict=True)
+            if b.requests_per_second
+        ]
+
+    @property
+    def median_ratio(self) -> float:
+        return statistics.median(self.ratios) if self.ratios else 0.0
+
+    @property
+    def errors(self) -> int:
+        return sum(r.non_2xx + r.socket_errors for r in self.service + self.baseline)
+
+
+def _ms(value: str, unit: str) -> float:
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def parse_wrk(output: str) -> WrkResult:
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    total = re.search(r"(\d+) requests in", output)
+    if rps is None or total is None:
+        raise RuntimeError(f"cannot read wrk output:\n{output}")
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    percentiles = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+(?:us|ms|s))$", output, re.MULTILINE))
+
+    def pct(key: str) -> float | None:
+        raw = percentiles.get(key)
+        if raw is None:
+            return None
+        m = re.fullmatch(r"([\d.]+)(us|ms|s)", raw)
+        return _ms(m.group(1), m.group(2)) if m else None
+
+    return WrkResult(
+        requests_per_second=float(rps.group(1)),
+        requests=int(total.group(1)),
+        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
+        socket_errors=sum(int(x) for x in socket.groups()) if socket else 0,
+        latency_p50_ms=pct("50"),
+        latency_p99_ms=pct("99"),
+    )
+
+
+def run_wrk(port: int, seconds: float, connections: int = CONNECTIONS) -> WrkResult:
+    argv = [
+        WRK,
+        "-t1",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        "--latency",
+        "-s",
+        str(LUA),
+        f"http://127.0.0.1:{port}{QUERY_PATH}",
+    ]
+    env = dict(os.environ, BENCH_TOKEN=TOKEN, BENCH_BODY=QUERY_BODY)
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, check=True)
+    return parse_wrk(done.stdout)
+
+
+def _measure(port: int, seconds: float, target: Child, simulator: Child) -> tuple[WrkResult, float, float]:
+    before, sim_before = target.cpu_seconds(), simulator.cpu_seconds()
+    result = run_wrk(port, seconds)
+    cpu, sim_cpu = target.cpu_seconds() - before, simulator.cpu_seconds() - sim_before
+    per_request = 1000 * cpu / result.requests if result.requests else 0.0
+    return result, per_request, sim_cpu / max(seconds, 1)
+
+
+def run(workdir: Path, *, rounds: int = 3, seconds: float = 10, warmup: float = 2) -> ThroughputResult:
+    simulator, sim_port = start_simulator(workdir)
+    children = [simulator]
+    try:
+        baseline, baseline_port = start_baseline(workdir, sim_port)
+        children.append(baseline)
+        port = free_port()
+        config = service_config(workdir / "service", port=port, simulator_port=sim_port)
+        service = start_service(config, port, workdir / "service.log")
+        children.append(service)
+        result = ThroughputResult()
+        for _ in range(rounds):
+            run_wrk(baseline_port, warmup)
+            b, b_cpu, _ = _measure(baseline_port, seconds, baseline, simulator)
+            run_wrk(port, warmup)
+            s, s_cpu, sim_share = _measure(port, seconds, service, simulator)
+            result.baseline.append(b)
+            result.service.append(s)
+            result.baseline_cpu_per_request_ms.append(b_cpu)
+            result.service_cpu_per_request_ms.append(s_cpu)
+            result.simulator_cpu_share.append(sim_share)
+        return result
+    finally:
+        for child in reversed(children):
+            child.stop()
