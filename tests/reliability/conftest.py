@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -55,3 +55,10 @@ async def wait_until(condition: Callable[[], bool], *, give_up: float = 20.0) ->
     async with asyncio.timeout(give_up):
         while not condition():  # noqa: ASYNC110 - no event to wait on in the other component
             await asyncio.sleep(0.01)
+
+
+async def eventually(condition: Callable[[], Awaitable[bool]], *, give_up: float = 30.0) -> None:
+    """Try ``condition`` (say, a query) until it holds; fail after ``give_up`` seconds."""
+    async with asyncio.timeout(give_up):
+        while not await condition():  # noqa: ASYNC110 - each try is a request, not a state to wait on
+            await asyncio.sleep(0.05)
