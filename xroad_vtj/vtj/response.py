@@ -429,38 +429,47 @@ class _Henkilo:
 
 
 def _read_henkilo(henkilo: etree._Element) -> _Henkilo:
-    """One pass over the descendants of ``Henkilo``, stopping only at elements that carry text.
+    """One pass over the children of ``Henkilo`` (the blocks), reading only as deep as needed.
 
-    Most of a real answer is empty elements, so the walk touches each element once in C and does Python work
-    only for the few with a value: it finds the direct child of ``Henkilo`` that holds the value (for the data
-    category) and, for the blocks the person is built from, records the value under its own local name.
+    A value directly under ``Henkilo`` counts for its own category. Within a block, the direct children of a
+    mapped block are read into its fields (the first instance with a value wins); any other value below a
+    block only shows that the block's category came back, so the walk of that block stops at the first one.
+    Most of a real answer is empty elements, so little Python work is done per element.
     """
     hetus: list[tuple[str, str | None]] = []
     blocks: dict[str, dict[str, str]] = {}
-    owners: dict[str, etree._Element] = {}
     categories: set[str] = set()
-    for element in henkilo.iterdescendants(etree.Element):
-        text = element.text
-        if not text or text.isspace():  # most elements are empty or hold pretty-printing whitespace
-            continue
-        text = text.strip()
-        parent = element.getparent()
-        if parent is henkilo:
-            name = _local(element.tag)
-            if name == "Henkilotunnus":
-                hetus.append((text, _attr(element, "voimassaolokoodi")))
-            categories.add(_category(name))
-            continue
-        block = parent
-        while block is not None and (above := block.getparent()) is not henkilo:
-            block = above
-        if block is None:  # detached while we walked; cannot happen in a parsed document
-            continue
+    has_turvakielto = False
+    for block in henkilo.iterchildren(etree.Element):
         name = _local(block.tag)
-        categories.add(_category(name))
-        if block is parent and name in _MAPPED_BLOCKS and owners.setdefault(name, block) is block:
-            blocks.setdefault(name, {}).setdefault(_local(element.tag), text)
-    has_turvakielto = next(henkilo.iterchildren("{*}Turvakielto"), None) is not None
+        if name == "Turvakielto":
+            has_turvakielto = True
+        text = block.text
+        if text and not text.isspace():  # most elements are empty or hold pretty-printing whitespace
+            if name == "Henkilotunnus":
+                hetus.append((text.strip(), _attr(block, "voimassaolokoodi")))
+            categories.add(_category(name))
+        if not len(block):
+            continue
+        category = _category(name)
+        found = category in categories
+        if name in _MAPPED_BLOCKS and name not in blocks:
+            fields: dict[str, str] = {}
+            for child in block.iterchildren(etree.Element):
+                value = child.text
+                if value and not value.isspace():
+                    fields.setdefault(_local(child.tag), value.strip())
+            if fields:
+                blocks[name] = fields
+                found = True
+        if not found:
+            for element in block.iterdescendants(etree.Element):
+                value = element.text
+                if value and not value.isspace():
+                    found = True
+                    break
+        if found:
+            categories.add(category)
     if has_turvakielto:
         categories.add("non_disclosure")
     return _Henkilo(hetus, blocks, categories, has_turvakielto)
@@ -532,13 +541,13 @@ def parse_henkilon_tunnus_kysely_response(wrapper: etree._Element) -> VtjResult:
         raise InvalidUpstreamResponse("the SOAP body does not hold a HenkilonTunnusKyselyResponse")
 
     response: etree._Element | None = None
-    echo_hetu: str | None = None
+    echo: etree._Element | None = None  # the request echo; read only for a passivated identifier
     for child in wrapper.iterchildren(etree.Element):
         name = _local(child.tag)
         if name == "response" and response is None:
             response = child
         elif name == "request":
-            echo_hetu = _children(child).get("Henkilotunnus")
+            echo = child
     if response is None:
         raise InvalidUpstreamResponse("the VTJ answer has no response element")
 
@@ -604,6 +613,7 @@ def parse_henkilon_tunnus_kysely_response(wrapper: etree._Element) -> VtjResult:
         if person is not None:
             categories = tuple(sorted(parts.categories, key=_CATEGORY_ORDER.__getitem__))
         if outcome is Outcome.PASSIVATED:
+            echo_hetu = None if echo is None else _children(echo).get("Henkilotunnus")
             new_active_hetu = _new_active_hetu(parts, queried or echo_hetu)
 
     return VtjResult(
