@@ -74,7 +74,7 @@ def test_password_written_in_the_file_earns_a_warning_but_not_from_env(tmp_path:
     r = raw(tmp_path, vtj={"password_file": None})
     config = parse_config(r, tmp_path, environ={"XROAD_VTJ__VTJ__PASSWORD": "from-env"})
     assert config.vtj.password == "from-env"
-    assert config.warnings == ()
+    assert not any("vtj.password" in w for w in config.warnings)
 
 
 def test_the_password_never_shows_in_repr(tmp_path: Path) -> None:

@@ -319,6 +319,12 @@ def _caller(raw: Any, index: int, base: Path, warnings: list[str]) -> CallerConf
     )
     name = r.required("name", str)
     token_hex = r.secret("token_sha256", [], set())
+    if token_hex and r.get("token_sha256", str):
+        # Only a hash, but a guessable token can be found from it; and the callers list has no environment
+        # override, so the file is the only other place.
+        warnings.append(
+            f"{path}.token_sha256 is written in the configuration file; move it to token_sha256_file"
+        )
     token = None
     if token_hex:
         if not re.fullmatch(r"[0-9a-fA-F]{64}", token_hex):
@@ -429,8 +435,15 @@ def parse_config(
     audit_raw = raw.get("audit") or {}
     if not isinstance(audit_raw, Mapping):
         raise ConfigError("audit: must be a mapping")
+    if _dsn_has_password(audit_raw.get("dsn")) and "audit.dsn" not in env_keys:
+        warnings.append(
+            "audit.dsn carries a password in the configuration file; "
+            f"move it to audit.dsn_file or {ENV_PREFIX}AUDIT__DSN"
+        )
     server = _server(raw.get("server"), base_dir)
-    if server.tls is None and any(c.token_sha256 is None for c in callers):
+    if (server.tls is None or server.tls.client_ca_file is None) and any(
+        c.token_sha256 is None for c in callers
+    ):
         raise ConfigError("callers: certificate-only callers need server.tls with client_ca_file")
     instance = top.get("instance_id", str) or f"{socket.gethostname()}-{os.getpid()}"
     return Config(
@@ -444,6 +457,14 @@ def parse_config(
         source=source,
         warnings=tuple(warnings),
     )
+
+
+_DSN_PASSWORD = re.compile(r"^[a-z0-9+.-]+://[^/@\s]*:[^/@\s]*@|(^|[\s?&])password\s*=", re.IGNORECASE)
+
+
+def _dsn_has_password(dsn: Any) -> bool:
+    """A URL with ``user:password@`` or a key/value DSN with ``password=``; without one the DSN is no secret."""
+    return isinstance(dsn, str) and _DSN_PASSWORD.search(dsn) is not None
 
 
 def _deep_copy(value: Any) -> Any:

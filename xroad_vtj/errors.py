@@ -176,3 +176,14 @@ class OutcomeUnknown(XRoadVtjError):
     code = "outcome_unknown"
     status = 502
     title = "The connection failed after sending; the query may have been served"
+
+
+# --- caller input: body size (policy) --------------------------------------------------------------------------
+
+
+class RequestTooLarge(InvalidRequest):
+    """The request body is over ``server.max_body_bytes``."""
+
+    code = "request_too_large"
+    status = 413
+    title = "Request body too large"

@@ -136,7 +136,9 @@ class Policy:
                 )
 
     async def _subject_seen(self, caller: CallerConfig, query: PersonQuery, since: datetime) -> bool:
-        rows = await self.store.search(subject=query.hetu, end_user=query.end_user, since=since, limit=100)
+        # Refusals of the same person come back too (oldest first); a generous limit keeps them from hiding
+        # the query that makes this person a known one.
+        rows = await self.store.search(subject=query.hetu, end_user=query.end_user, since=since, limit=5000)
         return any(r.get("caller") == caller.name and r.get("kind") == "query" for r in rows)
 
     # --- turvakielto ------------------------------------------------------------------------------------------

@@ -8,6 +8,8 @@ echoed headers) and its outcome recorded. Every error is one of :mod:`xroad_vtj.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -138,6 +140,12 @@ class QueryService:
             latency = time.perf_counter() - started
             error.extra.update(ids)
             await self._record_failure(audit_id, error, latency, received_hash)
+            raise
+        except asyncio.CancelledError:
+            # Cut off while out (shutdown grace over): record what we know before the process goes away.
+            cut_off = OutcomeUnknown("the query was cut off before its answer was verified", **ids)
+            with contextlib.suppress(AuditUnavailable):
+                await self._record_failure(audit_id, cut_off, time.perf_counter() - started, received_hash)
             raise
         latency = time.perf_counter() - started
         self.metrics.upstream_duration.observe(latency)

@@ -8,7 +8,9 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+import yaml
 
+from tests.audit.conftest import PgDatabase, keys_in
 from tests.audit.helpers import HETUS, intent
 from xroad_vtj.audit.cli import main
 from xroad_vtj.audit.config import AuditConfig
@@ -80,3 +82,46 @@ def test_a_bad_configuration_is_one_line_on_stderr(
     err = capsys.readouterr().err
     assert "audit.retention_years" in err
     assert err.count("\n") == 1
+
+
+def test_checkpoint_export_and_prove_write_signed_files(
+    config_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _fill(tmp_path)
+    capsys.readouterr()
+    assert main(["audit", "checkpoint", "--config", str(config_file)]) == 0
+    assert capsys.readouterr().out.startswith("checkpoint written: record 3")
+    out = tmp_path / "proof.xml"
+    assert (
+        main(["audit", "prove", "--config", str(config_file), "--xroad-id", "msg-1", "--out", str(out)]) == 0
+    )
+    assert b"<AuditProof" in out.read_bytes()
+    export = tmp_path / "export.xml"
+    argv = ["--from", "2000-01-01", "--to", "2100-01-01", "--out", str(export)]
+    assert main(["audit", "export", "--config", str(config_file), *argv]) == 0
+    assert export.read_bytes().count(b"<Query ") == 3
+    assert (
+        main(["audit", "prove", "--config", str(config_file), "--xroad-id", "nope", "--out", str(out)]) == 2
+    )
+    assert "no audited query" in capsys.readouterr().err
+
+
+def test_migrate_and_retention_on_sqlite(config_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["audit", "migrate", "--config", str(config_file)]) == 0
+    assert "audit schema at version 1 (sqlite" in capsys.readouterr().out
+    assert main(["audit", "retention", "--config", str(config_file)]) == 0
+    assert capsys.readouterr().out.startswith("retention: nothing older than")
+
+
+@pytest.mark.postgres
+def test_migrate_on_postgresql_grants_the_application_role(
+    pg_db: PgDatabase, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    keys = keys_in(tmp_path / "keys")
+    cfg = tmp_path / "pg.yaml"
+    cfg.write_text(yaml.safe_dump({"audit": {"backend": "postgresql", "dsn": pg_db.app_dsn, **keys}}))
+    argv = ["--admin-dsn", pg_db.admin_dsn, "--app-role", pg_db.app_role]
+    assert main(["audit", "migrate", "--config", str(cfg), *argv]) == 0
+    assert "granted SELECT and INSERT" in capsys.readouterr().out
+    assert main(["audit", "verify", "--config", str(cfg)]) == 0
+    assert capsys.readouterr().out.startswith("audit log intact: 0 records")

@@ -3,22 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import multiprocessing
-import os
-import signal
 import sqlite3
 import stat
-import subprocess
-import sys
-import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 from structlog.testing import capture_logs
 
-from tests.audit.helpers import HETUS, append_worker, intent, refusal, sqlite_chain, sqlite_rows
+from tests.audit.helpers import HETUS, intent, refusal, sqlite_chain
 from xroad_vtj.audit.config import AuditConfig
 from xroad_vtj.audit.store import AuditStore, open_store
 from xroad_vtj.errors import AuditUnavailable
@@ -89,52 +81,3 @@ async def test_a_failing_write_answers_audit_unavailable_and_the_store_recovers(
     await sqlite_store.append_intent(intent(9))
     assert [r["xroad_message_id"] for r in await sqlite_store.search()] == ["msg-9"]
     assert sqlite_chain(sqlite_config.sqlite_path).ok
-
-
-async def test_appends_from_several_processes_keep_one_valid_chain(
-    sqlite_raw: dict[str, Any], tmp_path: Path
-) -> None:
-    ctx = multiprocessing.get_context("spawn")
-    procs = [
-        ctx.Process(target=append_worker, args=(sqlite_raw, str(tmp_path), f"proc-{n}", 40)) for n in range(4)
-    ]
-    for p in procs:
-        p.start()
-    for p in procs:
-        await asyncio.to_thread(p.join, 60)
-        assert p.exitcode == 0
-    rows = sqlite_rows(Path(str(sqlite_raw["sqlite_path"])))
-    assert [r[0] for r in rows] == list(range(1, 161))
-    chain = sqlite_chain(Path(str(sqlite_raw["sqlite_path"])))
-    assert chain.ok, chain.problem
-    assert chain.records == 160
-    assert {json.loads(r[2])["instance"] for r in rows} == {f"proc-{n}" for n in range(4)}
-
-
-@pytest.mark.slow
-async def test_a_process_killed_mid_batch_leaves_no_gap_and_loses_no_acknowledged_record(
-    sqlite_raw: dict[str, Any], tmp_path: Path
-) -> None:
-    proc = subprocess.Popen(  # noqa: ASYNC220  # a real OS process to SIGKILL
-        [sys.executable, "-m", "tests.audit.helpers", json.dumps(sqlite_raw), str(tmp_path)],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )
-    assert proc.stdout is not None
-    acknowledged: list[str] = []
-    deadline = time.monotonic() + 60
-    while len(acknowledged) < 200 and time.monotonic() < deadline:
-        line = await asyncio.to_thread(proc.stdout.readline)
-        if not line:
-            break
-        acknowledged.append(line.decode().strip())
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert len(acknowledged) >= 200
-    path = Path(str(sqlite_raw["sqlite_path"]))
-    chain = sqlite_chain(path)
-    assert chain.ok, chain.problem
-    stored = {json.loads(r[2])["audit_id"] for r in sqlite_rows(path)}
-    assert set(acknowledged) <= stored

@@ -15,11 +15,11 @@ from xroad_vtj.metrics import Metrics
 
 
 async def test_an_intent_is_durable_and_searchable_after_a_restart(
-    sqlite_store: AuditStore, sqlite_config: AuditConfig
+    store: AuditStore, config: AuditConfig
 ) -> None:
-    audit_id = await sqlite_store.append_intent(intent(1))
-    await sqlite_store.close()
-    reopened = open_store(sqlite_config, instance="test-2")
+    audit_id = await store.append_intent(intent(1))
+    await store.close()
+    reopened = open_store(config, instance="test-2")
     await reopened.open()
     try:
         [found] = await reopened.search(xroad_id="msg-1")
@@ -37,9 +37,9 @@ async def test_an_intent_is_durable_and_searchable_after_a_restart(
     assert found["requested_at"].endswith("Z")
 
 
-async def test_an_outcome_is_joined_to_its_intent_in_search(sqlite_store: AuditStore) -> None:
-    audit_id = await sqlite_store.append_intent(intent(1))
-    await sqlite_store.append_outcome(
+async def test_an_outcome_is_joined_to_its_intent_in_search(store: AuditStore) -> None:
+    audit_id = await store.append_intent(intent(1))
+    await store.append_outcome(
         audit_id,
         outcome(
             "upstream_fault",
@@ -51,7 +51,7 @@ async def test_an_outcome_is_joined_to_its_intent_in_search(sqlite_store: AuditS
             data_categories=(),
         ),
     )
-    [found] = await sqlite_store.search(xroad_id="msg-1")
+    [found] = await store.search(xroad_id="msg-1")
     assert found["outcome"] == "upstream_fault"
     assert found["fault_code"] == "Server.ServerProxy.X"
     assert found["fault_detail"] == "abc-1"
@@ -61,76 +61,72 @@ async def test_an_outcome_is_joined_to_its_intent_in_search(sqlite_store: AuditS
     assert found["completed_at"].endswith("Z")
 
 
-async def test_the_newest_outcome_of_a_query_wins(sqlite_store: AuditStore) -> None:
-    audit_id = await sqlite_store.append_intent(intent(1))
-    await sqlite_store.append_outcome(audit_id, outcome("outcome_unknown"))
-    await sqlite_store.append_outcome(audit_id, outcome("found"))
-    [found] = await sqlite_store.search(xroad_id="msg-1")
+async def test_the_newest_outcome_of_a_query_wins(store: AuditStore) -> None:
+    audit_id = await store.append_intent(intent(1))
+    await store.append_outcome(audit_id, outcome("outcome_unknown"))
+    await store.append_outcome(audit_id, outcome("found"))
+    [found] = await store.search(xroad_id="msg-1")
     assert found["outcome"] == "found"
 
 
-async def test_a_refusal_is_recorded_as_refused_with_its_reason(sqlite_store: AuditStore) -> None:
-    audit_id = await sqlite_store.append_refusal(refusal(subject="123456-7890"))
-    nobody = await sqlite_store.append_refusal(refusal(subject=None, reason="unauthenticated"))
-    found = await sqlite_store.search(end_user="officer-1")
+async def test_a_refusal_is_recorded_as_refused_with_its_reason(store: AuditStore) -> None:
+    audit_id = await store.append_refusal(refusal(subject="123456-7890"))
+    nobody = await store.append_refusal(refusal(subject=None, reason="unauthenticated"))
+    found = await store.search(end_user="officer-1")
     assert [f["audit_id"] for f in found] == [audit_id, nobody]
     assert found[0]["kind"] == "refusal"
     assert found[0]["outcome"] == "refused"
     assert found[0]["reason"] == "invalid_hetu"
     assert found[0]["subject"] == "123456-7890"
     assert found[1]["subject"] is None
-    assert (await sqlite_store.search(subject="123456-7890"))[0]["audit_id"] == audit_id
+    assert (await store.search(subject="123456-7890"))[0]["audit_id"] == audit_id
 
 
-async def test_search_filters_by_subject_end_user_and_time(sqlite_store: AuditStore) -> None:
+async def test_search_filters_by_subject_end_user_and_time(store: AuditStore) -> None:
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
-    await sqlite_store.append_intent(intent(1, subject=HETUS[0], end_user="a", requested_at=t0))
-    await sqlite_store.append_intent(
-        intent(2, subject=HETUS[1], end_user="a", requested_at=t0 + timedelta(hours=1))
-    )
-    await sqlite_store.append_intent(
-        intent(3, subject=HETUS[0], end_user="b", requested_at=t0 + timedelta(hours=2))
-    )
+    await store.append_intent(intent(1, subject=HETUS[0], end_user="a", requested_at=t0))
+    await store.append_intent(intent(2, subject=HETUS[1], end_user="a", requested_at=t0 + timedelta(hours=1)))
+    await store.append_intent(intent(3, subject=HETUS[0], end_user="b", requested_at=t0 + timedelta(hours=2)))
 
     def ids(rows: list[dict[str, object]]) -> list[object]:
         return [r["xroad_message_id"] for r in rows]
 
-    assert ids(await sqlite_store.search(subject=HETUS[0])) == ["msg-1", "msg-3"]
-    assert ids(await sqlite_store.search(subject=HETUS[0].lower())) == ["msg-1", "msg-3"]
-    assert ids(await sqlite_store.search(end_user="a")) == ["msg-1", "msg-2"]
-    assert ids(await sqlite_store.search(end_user="a", subject=HETUS[1])) == ["msg-2"]
-    assert ids(await sqlite_store.search(since=t0 + timedelta(hours=1))) == ["msg-2", "msg-3"]
-    assert ids(await sqlite_store.search(until=t0 + timedelta(hours=1))) == ["msg-1"]
-    assert ids(await sqlite_store.search(limit=2)) == ["msg-1", "msg-2"]
-    assert await sqlite_store.search(xroad_id="no-such") == []
+    assert ids(await store.search(subject=HETUS[0])) == ["msg-1", "msg-3"]
+    assert ids(await store.search(subject=HETUS[0].lower())) == ["msg-1", "msg-3"]
+    assert ids(await store.search(end_user="a")) == ["msg-1", "msg-2"]
+    assert ids(await store.search(end_user="a", subject=HETUS[1])) == ["msg-2"]
+    assert ids(await store.search(since=t0 + timedelta(hours=1))) == ["msg-2", "msg-3"]
+    assert ids(await store.search(until=t0 + timedelta(hours=1))) == ["msg-1"]
+    assert ids(await store.search(limit=2)) == ["msg-1", "msg-2"]
+    assert await store.search(xroad_id="no-such") == []
 
 
-async def test_concurrent_appends_get_one_gap_free_order(sqlite_store: AuditStore) -> None:
-    ids = await asyncio.gather(*(sqlite_store.append_intent(intent(i)) for i in range(300)))
+async def test_concurrent_appends_get_one_gap_free_order(store: AuditStore) -> None:
+    ids = await asyncio.gather(*(store.append_intent(intent(i)) for i in range(300)))
     assert len(set(ids)) == 300
-    rows = await sqlite_store.search(limit=1000)
+    rows = await store.search(limit=1000)
     assert [r["seq"] for r in rows] == list(range(1, 301))
 
 
-async def test_quota_counts_come_from_intents(sqlite_store: AuditStore) -> None:
+async def test_quota_counts_come_from_intents(store: AuditStore) -> None:
     start = datetime.now(UTC) - timedelta(seconds=1)
     for i, subject in enumerate((HETUS[0], HETUS[1], HETUS[0])):
-        await sqlite_store.append_intent(intent(i, subject=subject, end_user="a"))
-    await sqlite_store.append_intent(intent(9, subject=HETUS[2], end_user="b", caller="other"))
-    await sqlite_store.append_refusal(refusal())
-    assert await sqlite_store.count_queries(since=start) == 4
-    assert await sqlite_store.count_queries(since=start, caller="caseapp") == 3
-    assert await sqlite_store.count_queries(since=start, end_user="b") == 1
-    assert await sqlite_store.count_queries(since=datetime.now(UTC) + timedelta(hours=1)) == 0
-    assert await sqlite_store.count_distinct_subjects(since=start, caller="caseapp", end_user="a") == 2
-    assert await sqlite_store.count_distinct_subjects(since=start, caller=None, end_user="b") == 1
+        await store.append_intent(intent(i, subject=subject, end_user="a"))
+    await store.append_intent(intent(9, subject=HETUS[2], end_user="b", caller="other"))
+    await store.append_refusal(refusal())
+    assert await store.count_queries(since=start) == 4
+    assert await store.count_queries(since=start, caller="caseapp") == 3
+    assert await store.count_queries(since=start, end_user="b") == 1
+    assert await store.count_queries(since=datetime.now(UTC) + timedelta(hours=1)) == 0
+    assert await store.count_distinct_subjects(since=start, caller="caseapp", end_user="a") == 2
+    assert await store.count_distinct_subjects(since=start, caller=None, end_user="b") == 1
 
 
 async def test_open_intents_of_this_instance_or_older_than_the_bound_become_outcome_unknown(
-    sqlite_config: AuditConfig,
+    config: AuditConfig,
 ) -> None:
     old = datetime.now(UTC) - timedelta(hours=1)
-    other = open_store(sqlite_config, instance="other")
+    other = open_store(config, instance="other")
     await other.open()
     await other.append_intent(intent(1, requested_at=old))  # other replica, old: marked
     await other.append_intent(intent(2))  # other replica, recent: left alone (may be in flight)
@@ -138,7 +134,7 @@ async def test_open_intents_of_this_instance_or_older_than_the_bound_become_outc
     await other.append_outcome(done, outcome("found"))
     await other.close()
 
-    me = open_store(sqlite_config, instance="me")
+    me = open_store(config, instance="me")
     await me.open()
     try:
         await me.append_intent(intent(4))  # this instance's own: marked
@@ -157,18 +153,25 @@ async def test_open_intents_of_this_instance_or_older_than_the_bound_become_outc
         await me.close()
 
 
-async def test_appends_are_counted_in_metrics(sqlite_store: AuditStore, metrics: Metrics) -> None:
-    audit_id = await sqlite_store.append_intent(intent(1))
-    await sqlite_store.append_outcome(audit_id, outcome())
-    await sqlite_store.append_refusal(refusal())
+async def test_appends_are_counted_in_metrics(store: AuditStore, metrics: Metrics) -> None:
+    audit_id = await store.append_intent(intent(1))
+    await store.append_outcome(audit_id, outcome())
+    await store.append_refusal(refusal())
     for kind in ("intent", "outcome", "refusal"):
         assert metrics.registry.get_sample_value("xroad_vtj_audit_appends_total", {"kind": kind}) == 1
 
 
-async def test_a_closed_store_refuses_appends_and_pings(sqlite_store: AuditStore) -> None:
-    await sqlite_store.ping()
-    await sqlite_store.close()
+async def test_a_closed_store_refuses_appends_and_pings(store: AuditStore) -> None:
+    await store.ping()
+    await store.close()
     with pytest.raises(AuditUnavailable):
-        await sqlite_store.append_intent(intent(1))
+        await store.append_intent(intent(1))
     with pytest.raises(AuditUnavailable):
-        await sqlite_store.ping()
+        await store.ping()
+
+
+async def test_concurrent_appends_share_durable_commits(store: AuditStore) -> None:
+    before = store.commits
+    await asyncio.gather(*(store.append_intent(intent(i)) for i in range(200)))
+    assert store.commits - before < 200
+    assert len(await store.search(limit=1000)) == 200

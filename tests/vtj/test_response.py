@@ -518,7 +518,10 @@ def test_empty_fault_code_beside_an_answer_is_ignored() -> None:
 
 @pytest.mark.parametrize("code", ["0001", "0006", "1"])
 def test_body_fault_codes_meaning_not_found(code: str) -> None:
-    xml = f'<HenkilonTunnusKyselyResponse xmlns="{VTJ}"><response><faultCode>{code}</faultCode></response></HenkilonTunnusKyselyResponse>'  # noqa: E501
+    xml = (
+        f'<HenkilonTunnusKyselyResponse xmlns="{VTJ}"><response><faultCode>{code}</faultCode></response>'
+        "</HenkilonTunnusKyselyResponse>"
+    )
     result = parse_henkilon_tunnus_kysely_response(etree.fromstring(xml))
     assert result.outcome is Outcome.NOT_FOUND
     assert result.fault_code == code
@@ -623,3 +626,19 @@ def test_values_are_frozen() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         result.outcome = Outcome.NOT_FOUND  # type: ignore[misc]
     assert isinstance(result.person, Person)
+
+
+@pytest.mark.parametrize(
+    "turvakielto", ["<Turvakielto/>", "<Turvakielto><TurvakieltoTieto>1</TurvakieltoTieto></Turvakielto>"]
+)
+def test_a_response_without_any_namespace_is_read_the_same(turvakielto: str) -> None:
+    xml = (
+        "<HenkilonTunnusKyselyResponse><response><VTJHenkiloVastaussanoma><Paluukoodi koodi='0000'/><Henkilo>"
+        f"<Henkilotunnus>010280-952L</Henkilotunnus>{turvakielto}</Henkilo></VTJHenkiloVastaussanoma></response>"
+        "</HenkilonTunnusKyselyResponse>"
+    )
+    result = parse_henkilon_tunnus_kysely_response(etree.fromstring(xml))
+    assert result.outcome is Outcome.FOUND
+    assert result.person is not None
+    assert result.person.non_disclosure is ("1" in turvakielto)
+    assert result.data_categories == ("identity", "non_disclosure")

@@ -15,14 +15,16 @@ import structlog
 from aiohttp import web
 
 from xroad_vtj.api.problems import http_exception_problem, json_dumps, problem_response
-from xroad_vtj.api.validation import decode_json_object, validate_person_query
+from xroad_vtj.api.validation import decode_json_object, loose_json_object, validate_person_query
 from xroad_vtj.audit.store import AuditStore
 from xroad_vtj.config import CallerConfig, Config
 from xroad_vtj.errors import (
     AuditUnavailable,
     InvalidRequest,
     Overloaded,
+    RequestTooLarge,
     ShuttingDown,
+    Unauthenticated,
     XRoadVtjError,
 )
 from xroad_vtj.logging import get_logger
@@ -84,6 +86,8 @@ async def context_middleware(request: web.Request, handler: Handler) -> web.Stre
         response = await handler(request)
     except XRoadVtjError as error:
         response = problem_response(error)
+        if error.status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="xroad-vtj"'
     except web.HTTPException as exc:
         response = http_exception_problem(exc)
     except Exception as exc:
@@ -127,6 +131,8 @@ async def read_body(request: web.Request) -> bytes:
             return await request.read()
     except TimeoutError:
         raise InvalidRequest("request body not received in time") from None
+    except web.HTTPRequestEntityTooLarge:
+        raise RequestTooLarge(f"body over {config.server.max_body_bytes} bytes") from None
 
 
 # --- handlers ----------------------------------------------------------------------------------------------------
@@ -137,24 +143,44 @@ async def person_queries(request: web.Request) -> web.Response:
     config = request.app[CONFIG]
     if state.shutting_down:
         raise ShuttingDown()
-    caller = authenticate(request, "query")
+    metrics = request.app[METRICS]
+    policy = request.app[POLICY]
+    try:
+        caller = policy.authenticate(request.headers.get("Authorization"), peer_certificate(request))
+    except Unauthenticated as error:
+        # Counted but not audited: an anonymous client must not be able to write into the audit trail.
+        metrics.policy_refusals.labels(reason=error.code).inc()
+        raise
+    structlog.contextvars.bind_contextvars(caller=caller.name)
+    service = request.app[QUERIES]
+    raw: dict[str, Any] = {}
+    data = b""
+
+    async def refused(error: XRoadVtjError) -> None:
+        if error.status in (400, 403, 413, 429):
+            # Audited with whatever the caller sent, even when the body was refused before it was read.
+            await service.refuse(caller, raw or loose_json_object(data), error)
+        metrics.queries.labels(outcome=error.code).inc()
+
+    try:
+        # Read (bounded) before taking a slot: callers still sending their body hold no query slot.
+        data = await read_body(request)
+        policy.require_role(caller, "query")
+    except XRoadVtjError as error:
+        await refused(error)
+        raise
     if state.in_flight >= config.server.max_in_flight:
         raise Overloaded("too many queries in flight; try again shortly", retry_after=1)
     state.in_flight += 1
-    metrics = request.app[METRICS]
     metrics.in_flight.inc()
     state.drained().clear()
-    service = request.app[QUERIES]
-    raw: dict[str, Any] = {}
     try:
         try:
-            raw = decode_json_object(await read_body(request))
+            raw = decode_json_object(data)
             query = validate_person_query(raw, config.vtj.default_product)
             answer = await service.person_query(caller, query)
         except XRoadVtjError as error:
-            if error.status in (400, 403, 429):
-                await service.refuse(caller, raw, error)
-            metrics.queries.labels(outcome=error.code).inc()
+            await refused(error)
             raise
         metrics.queries.labels(outcome=answer["outcome"]).inc()
         return json_response(answer)

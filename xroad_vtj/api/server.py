@@ -62,7 +62,17 @@ class Service:
 
     async def start(self) -> None:
         server = self.config.server
-        runner = web.AppRunner(self.app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
+        # aiohttp's keep-alive timer also runs from the moment a connection is accepted and is not reset by
+        # incoming bytes: it bounds how long a caller may take to send its headers (or sit idle). Lingering
+        # (draining an unread body after an early answer) gets the same bound.
+        runner = web.AppRunner(
+            self.app,
+            access_log=None,
+            handle_signals=False,
+            shutdown_timeout=1.0,
+            keepalive_timeout=server.client_timeout_seconds,
+            lingering_time=min(10.0, server.client_timeout_seconds),
+        )
         await runner.setup()
         self._runners.append(runner)
         ssl_context = server_ssl_context(server.tls) if server.tls else None
@@ -82,10 +92,14 @@ class Service:
             instance=self.config.instance_id,
         )
 
+    def begin_shutdown(self) -> None:
+        """Fail readiness and refuse new queries from now on (called right in the signal handler)."""
+        self.app[STATE].shutting_down = True
+
     async def drain(self) -> None:
         """Fail readiness, refuse new queries and wait (bounded) for queries in flight."""
         state = self.app[STATE]
-        state.shutting_down = True
+        self.begin_shutdown()
         log.info("shutdown_started", in_flight=state.in_flight)
         try:
             async with asyncio.timeout(self.config.server.shutdown_grace_seconds):
@@ -108,12 +122,20 @@ def _bound_port(runner: web.AppRunner) -> int:
 
 
 async def run_until_signalled(
-    start: Callable[[], Awaitable[None]], stop: Callable[[], Awaitable[None]]
+    start: Callable[[], Awaitable[None]],
+    stop: Callable[[], Awaitable[None]],
+    on_signal: Callable[[], None] | None = None,
 ) -> None:
     stop_event = asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def signalled() -> None:
+        if on_signal is not None:
+            on_signal()
+        stop_event.set()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop_event.set)
+        loop.add_signal_handler(sig, signalled)
     await start()
     await stop_event.wait()
     await stop()
@@ -126,4 +148,4 @@ async def serve(config: Config) -> None:
         await service.drain()
         await service.stop()
 
-    await run_until_signalled(service.start, stop)
+    await run_until_signalled(service.start, stop, service.begin_shutdown)

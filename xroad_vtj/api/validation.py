@@ -13,14 +13,42 @@ FIELDS = {"hetu", "product", "end_user", "purpose"}
 LIMITS = {"end_user": 50, "purpose": 200, "product": 100}
 
 
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # Two "hetu" keys would let a proxy and this service read different requests out of one body.
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise _DuplicateKey
+    return result
+
+
 def decode_json_object(data: bytes) -> dict[str, Any]:
+    """The request body as a JSON object; anything else (bad UTF-8, nesting past the recursion limit, a
+    repeated key, NaN) is an :class:`InvalidRequest`."""
     try:
-        value = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
+        value = json.loads(data, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+    except _DuplicateKey:
+        raise InvalidRequest("body repeats a field") from None
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise InvalidRequest("body is not valid JSON") from None
     if not isinstance(value, dict):
         raise InvalidRequest("body must be a JSON object")
     return value
+
+
+def loose_json_object(data: bytes) -> dict[str, Any]:
+    """The body as a JSON object if it is one, else empty: for auditing a refusal, never for a query."""
+    try:
+        return decode_json_object(data)
+    except InvalidRequest:
+        return {}
+
+
+def _no_constant(_: str) -> Any:
+    raise ValueError("NaN and Infinity are not JSON")
 
 
 def _text(raw: dict[str, Any], key: str, *, required: bool) -> str | None:

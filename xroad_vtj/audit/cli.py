@@ -18,8 +18,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import yaml
 
+from xroad_vtj.audit import pg_schema, sqlite_store
 from xroad_vtj.audit.config import AuditConfig, parse_audit_config
 from xroad_vtj.audit.store import AuditStore, open_store
 from xroad_vtj.errors import ConfigError, XRoadVtjError
@@ -54,7 +56,7 @@ def _when(text: str) -> datetime:
 def _run(args: argparse.Namespace, work: Callable[[AuditStore], Awaitable[int]]) -> int:
     async def go() -> int:
         store = open_store(_load_audit_config(args.config), instance=_instance())
-        await store.open()
+        await store.open(checkpoints=False)
         try:
             return await work(store)
         finally:
@@ -87,7 +89,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
 
 def _cmd_verify(args: argparse.Namespace) -> int:
     async def work(store: AuditStore) -> int:
-        report = await store.verify()
+        report = await store.verify(checkpoint_dir=args.checkpoints)
         if report.ok:
             print(report.summary())
             return 0
@@ -97,9 +99,78 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     return _run(args, work)
 
 
-def _not_yet(args: argparse.Namespace) -> int:
-    print(f"xroad-vtj audit {args.audit_command}: not available in this build yet", file=sys.stderr)
-    return 2
+def _cmd_checkpoint(args: argparse.Namespace) -> int:
+    async def work(store: AuditStore) -> int:
+        cp = await store.checkpoint()
+        assert cp is not None
+        print(f"checkpoint written: record {cp.seq}, head {cp.head_hash.hex()}")
+        return 0
+
+    return _run(args, work)
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    async def work(store: AuditStore) -> int:
+        document = await store.export(args.since, args.until)
+        await asyncio.to_thread(args.out.write_bytes, document)
+        print(f"evidence written to {args.out}")
+        return 0
+
+    return _run(args, work)
+
+
+def _cmd_prove(args: argparse.Namespace) -> int:
+    async def work(store: AuditStore) -> int:
+        document = await store.prove(args.xroad_id)
+        await asyncio.to_thread(args.out.write_bytes, document)
+        print(f"proof written to {args.out}")
+        return 0
+
+    return _run(args, work)
+
+
+ADMIN_DSN_ENV = "XROAD_VTJ_AUDIT_ADMIN_DSN"
+
+
+def _admin_dsn(args: argparse.Namespace, config: AuditConfig) -> str | None:
+    """The schema owner's DSN: ``--admin-dsn``, else ``$XROAD_VTJ_AUDIT_ADMIN_DSN``, else ``audit.dsn``."""
+    dsn: str | None = args.admin_dsn or os.environ.get(ADMIN_DSN_ENV) or config.dsn
+    return dsn
+
+
+def _cmd_migrate(args: argparse.Namespace) -> int:
+    try:
+        config = _load_audit_config(args.config)
+        if config.backend == "postgresql":
+            dsn = _admin_dsn(args, config)
+            assert dsn is not None  # the configuration requires audit.dsn
+            try:
+                version = pg_schema.migrate(dsn, app_role=args.app_role)
+            except psycopg.Error as e:
+                state = f" ({e.sqlstate})" if e.sqlstate else ""
+                print(f"xroad-vtj audit migrate: {type(e).__name__}{state}", file=sys.stderr)
+                return 2
+            role = f", application role {args.app_role} granted SELECT and INSERT" if args.app_role else ""
+            print(f"audit schema at version {version} (postgresql{role})")
+            return 0
+    except XRoadVtjError as e:
+        print(f"xroad-vtj audit: {e.detail}", file=sys.stderr)
+        return 2
+
+    async def work(store: AuditStore) -> int:
+        print(f"audit schema at version {sqlite_store.SCHEMA_VERSION} (sqlite {config.sqlite_path})")
+        return 0
+
+    return _run(args, work)
+
+
+def _cmd_retention(args: argparse.Namespace) -> int:
+    async def work(store: AuditStore) -> int:
+        result = await store.apply_retention(admin_dsn=_admin_dsn(args, store.config))
+        print(result.summary())
+        return 0
+
+    return _run(args, work)
 
 
 def add_audit_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -123,17 +194,29 @@ def add_audit_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
     search.add_argument("--to", dest="until", type=_when, help="requested before (ISO 8601)")
     search.add_argument("--limit", type=int, default=1000)
 
-    command("verify", "check every record, the chain and the checkpoints", _cmd_verify)
-    command("checkpoint", "write a signed checkpoint now", _not_yet)
-    export = command("export", "signed XML evidence of a period", _not_yet)
+    verify = command("verify", "check every record, the chain and the checkpoints", _cmd_verify)
+    verify.add_argument(
+        "--checkpoints", type=Path, metavar="DIR", help="exported checkpoints (default: audit.checkpoint_dir)"
+    )
+    command("checkpoint", "write a signed checkpoint now", _cmd_checkpoint)
+    export = command("export", "signed XML evidence of a period", _cmd_export)
     export.add_argument("--from", dest="since", type=_when, required=True)
     export.add_argument("--to", dest="until", type=_when, required=True)
     export.add_argument("--out", type=Path, required=True)
-    prove = command("prove", "signed XML evidence of one query and its place in the log", _not_yet)
+    prove = command("prove", "signed XML evidence of one query and its place in the log", _cmd_prove)
     prove.add_argument("--xroad-id", required=True)
     prove.add_argument("--out", type=Path, required=True)
-    command("migrate", "create or upgrade the database schema", _not_yet)
-    command("retention", "remove whole months older than audit.retention_years", _not_yet)
+    migrate = command("migrate", "create or upgrade the database schema", _cmd_migrate)
+    migrate.add_argument(
+        "--admin-dsn", help=f"schema owner's DSN (default: ${ADMIN_DSN_ENV}, then audit.dsn)"
+    )
+    migrate.add_argument(
+        "--app-role", help="PostgreSQL role the service connects as: granted SELECT and INSERT"
+    )
+    retention = command("retention", "remove whole months older than audit.retention_years", _cmd_retention)
+    retention.add_argument(
+        "--admin-dsn", help=f"schema owner's DSN (default: ${ADMIN_DSN_ENV}, then audit.dsn)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,10 +27,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from xroad_vtj.audit import codec
+from xroad_vtj.audit import codec, retention
 from xroad_vtj.audit.chain import GENESIS, iso, period_of, record_hash, utcnow
+from xroad_vtj.audit.retention import RetentionResult
 from xroad_vtj.audit.store import AuditStore
-from xroad_vtj.audit.verify import ChainResult, anchor_from_events, check_chain
+from xroad_vtj.audit.verify import ChainResult, Row, walk_log
 from xroad_vtj.errors import AuditUnavailable
 
 T = TypeVar("T")
@@ -175,19 +176,15 @@ def check_sqlite_chain(conn: sqlite3.Connection, remember: Collection[int] = ())
     conn.execute("BEGIN")
     try:
         first = conn.execute("SELECT min(seq) FROM audit_record").fetchone()[0]
-        anchor: tuple[int, bytes] | None = (0, GENESIS)
-        if first is not None and first > 1:
-            events = (
+        return walk_log(
+            first,
+            lambda: (
                 r[0]
                 for r in conn.execute("SELECT body FROM audit_record WHERE kind = 'event' ORDER BY seq DESC")
-            )
-            anchor = anchor_from_events(first, events)
-        if anchor is None:
-            return ChainResult(
-                bad_seq=1, problem=f"records 1..{first - 1} missing (deleted without retention)"
-            )
-        rows = conn.execute("SELECT seq, period, body, hash FROM audit_record ORDER BY seq")
-        return check_chain(rows, anchor_seq=anchor[0], anchor_hash=anchor[1], remember=remember)
+            ),
+            lambda: conn.execute("SELECT seq, period, body, hash FROM audit_record ORDER BY seq"),
+            remember,
+        )
     finally:
         conn.execute("ROLLBACK")
 
@@ -219,6 +216,7 @@ class _Writer:
         self._conn: sqlite3.Connection | None = None
         self._thread = threading.Thread(target=self._run, name="audit-sqlite-writer", daemon=True)
         self._stopped = False
+        self.commits = 0  # append transactions committed: fewer than appends when they share commits
 
     def start(self) -> None:
         self._thread.start()
@@ -273,6 +271,7 @@ class _Writer:
             try:
                 seqs = insert_chained(conn, [j.body for j in batch if j.body is not None])
                 conn.execute("COMMIT")
+                self.commits += 1
             except BaseException:
                 _rollback(conn)
                 raise
@@ -374,6 +373,58 @@ class SqliteAuditStore(AuditStore):
         result: T = await self._submit(_Job(loop, loop.create_future(), call=call))
         return result
 
+    @property
+    def commits(self) -> int:
+        return self._writer.commits if self._writer is not None else 0
+
+    async def append_bodies_at(self, bodies: Sequence[str], periods: Sequence[int]) -> list[int]:
+        return await self.write_call(lambda conn: insert_chained(conn, bodies, periods=periods))
+
+    async def apply_retention(self, *, admin_dsn: str | None = None) -> RetentionResult:
+        years = self.config.retention_years
+        keep_from = retention.keep_from_period(utcnow(), years)
+        instance = self.instance
+
+        def run(conn: sqlite3.Connection) -> RetentionResult:
+            first, last, count = conn.execute(
+                "SELECT min(seq), max(seq), count(*) FROM audit_record WHERE period < ?", (keep_from,)
+            ).fetchone()
+            if not count:
+                return RetentionResult(keep_from, 0, None, None, ())
+            last_hash = bytes(
+                conn.execute("SELECT hash FROM audit_record WHERE seq = ?", (last,)).fetchone()[0]
+            )
+            periods = tuple(
+                r[0]
+                for r in conn.execute(
+                    "SELECT DISTINCT period FROM audit_record WHERE period < ? ORDER BY period", (keep_from,)
+                )
+            )
+            body = retention.event_body(
+                instance,
+                years=years,
+                keep_from=keep_from,
+                first_seq=first,
+                last_seq=last,
+                last_hash=last_hash,
+                count=count,
+                periods=periods,
+            )
+            insert_chained(conn, [body])
+            # the controlled exception to append-only (see SCHEMA): permit, delete, withdraw the permit
+            conn.execute(
+                "INSERT INTO audit_retention_permit (through_period) VALUES (?)",
+                (retention.previous_period(keep_from),),
+            )
+            conn.execute("DELETE FROM audit_record WHERE period < ?", (keep_from,))
+            conn.execute("DELETE FROM audit_retention_permit")
+            return RetentionResult(keep_from, count, first, last, periods)
+
+        result = await self.write_call(run)
+        if result.removed_records and self.metrics is not None:
+            self.metrics.audit_appends.labels("event").inc()
+        return result
+
     async def ping(self) -> None:
         await self.write_call(lambda conn: head(conn))
 
@@ -401,6 +452,50 @@ class SqliteAuditStore(AuditStore):
         if count and self.metrics is not None:
             self.metrics.audit_appends.labels("outcome").inc(count)
         return count
+
+    async def _head(self) -> tuple[int, bytes]:
+        seq, hash_, _ = await self._read(head)
+        return seq, hash_
+
+    async def _store_checkpoint(self, seq: int, created_at: str, document: str) -> None:
+        def store(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO audit_checkpoint (seq, created_at, document) VALUES (?, ?, ?)",
+                (seq, created_at, document),
+            )
+
+        await self.write_call(store)
+
+    async def _checkpoint_documents(
+        self, *, min_seq: int | None = None, limit: int | None = None
+    ) -> list[tuple[int, bytes]]:
+        def fetch(conn: sqlite3.Connection) -> list[tuple[int, bytes]]:
+            rows = conn.execute(
+                "SELECT seq, document FROM audit_checkpoint WHERE seq >= ? ORDER BY seq LIMIT ?",
+                (min_seq or 0, -1 if limit is None else limit),
+            )
+            return [(seq, doc.encode()) for seq, doc in rows]
+
+        return await self._read_fresh(fetch)
+
+    async def _rows_between(self, first: int, last: int) -> list[Row]:
+        def fetch(conn: sqlite3.Connection) -> list[Row]:
+            sql = "SELECT seq, period, body, hash FROM audit_record WHERE seq BETWEEN ? AND ? ORDER BY seq"
+            return [(s, p, b, bytes(h)) for s, p, b, h in conn.execute(sql, (first, last))]
+
+        return await self._read_fresh(fetch)
+
+    async def _rows_for_audit_ids(self, audit_ids: Sequence[str]) -> list[Row]:
+        def fetch(conn: sqlite3.Connection) -> list[Row]:
+            out: list[Row] = []
+            for i in range(0, len(audit_ids), 500):
+                chunk = audit_ids[i : i + 500]
+                marks = ", ".join("?" * len(chunk))
+                sql = f"SELECT seq, period, body, hash FROM audit_record WHERE audit_id IN ({marks})"  # noqa: S608
+                out += [(s, p, b, bytes(h)) for s, p, b, h in conn.execute(sql, chunk)]
+            return sorted(out)
+
+        return await self._read_fresh(fetch)
 
     async def _check_chain(self, remember: Collection[int] = ()) -> ChainResult:
         def walk(conn: sqlite3.Connection) -> ChainResult:

@@ -10,25 +10,64 @@ from __future__ import annotations
 import abc
 import asyncio
 import contextlib
+import fcntl
 from collections.abc import Collection, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from xroad_vtj.audit import checkpoint as checkpoint_doc
 from xroad_vtj.audit import codec
-from xroad_vtj.audit.chain import iso
+from xroad_vtj.audit.chain import iso, utcnow
+from xroad_vtj.audit.checkpoint import exported
 from xroad_vtj.audit.config import AuditConfig
 from xroad_vtj.audit.keys import Keyring, new_key_text, read_key_file, write_private
 from xroad_vtj.audit.records import Intent, Outcome, Refusal
+from xroad_vtj.audit.retention import RetentionResult
 from xroad_vtj.audit.signing import create_signing_identity
-from xroad_vtj.audit.verify import ChainResult, VerifyReport
+from xroad_vtj.audit.verify import ChainResult, Row, VerifyReport, records
+from xroad_vtj.audit.xmldsig import SignatureInvalid, Signer
 from xroad_vtj.errors import AuditUnavailable, ConfigError
 
 if TYPE_CHECKING:
     from xroad_vtj.metrics import Metrics
 
 log = structlog.get_logger("xroad_vtj.audit")
+
+
+def load_signer(config: AuditConfig) -> Signer:
+    if config.signing_key_file is None or config.signing_cert_file is None:
+        raise ConfigError("audit.signing_key_file and audit.signing_cert_file are required")
+    return Signer(config.signing_key_file, config.signing_cert_file)
+
+
+def compare_checkpoints(
+    chain: ChainResult, checkpoints: Sequence[checkpoint_doc.Checkpoint]
+) -> tuple[str | None, int | None]:
+    """The first way in which the (intact) chain disagrees with the signed checkpoints, naming the record."""
+    matched = chain.anchor_seq
+    for cp in sorted(checkpoints, key=lambda c: c.seq):
+        if cp.seq < chain.anchor_seq:
+            continue  # removed by retention; its signature was checked
+        if cp.seq > chain.last_seq:
+            first = chain.last_seq + 1
+            return (
+                f"{records(first, cp.seq)} missing: the log ends at record {chain.last_seq} but checkpoint "
+                f"{cp.source} covers {cp.seq} (truncated or rolled back)",
+                first,
+            )
+        actual = chain.anchor_hash if cp.seq == chain.anchor_seq else chain.hashes_at.get(cp.seq)
+        if actual != cp.head_hash:
+            first = matched + 1
+            return (
+                f"{records(first, cp.seq)} rewritten: the head hash at record {cp.seq} differs from "
+                f"checkpoint {cp.source}",
+                first,
+            )
+        matched = cp.seq
+    return None, None
 
 
 def load_keyring(config: AuditConfig) -> Keyring:
@@ -43,6 +82,15 @@ def load_keyring(config: AuditConfig) -> Keyring:
 
 def ensure_embedded_keys(config: AuditConfig) -> list[str]:
     """Create the SQLite default key files that do not exist yet; returns the names of the files created."""
+    assert config.sqlite_path is not None
+    config.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+    # several processes may start at once on a fresh directory: one creates, the others wait and read
+    with open(config.sqlite_path.parent / ".audit-keys.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _create_missing(config)
+
+
+def _create_missing(config: AuditConfig) -> list[str]:
     created: list[str] = []
     if config.data_key_file is not None and not config.data_key_file.exists():
         write_private(config.data_key_file, new_key_text().encode())
@@ -64,26 +112,81 @@ class AuditStore(abc.ABC):
         self.instance = instance
         self.metrics = metrics
         self._keyring: Keyring | None = None
+        self._signer: Signer | None = None
         self._checkpoint_task: asyncio.Task[None] | None = None
+        self._checkpointing = False
+        self._last_checkpoint_seq = -1
 
     # --- lifecycle -----------------------------------------------------------------------------------
 
-    async def open(self) -> None:
-        """Create/migrate (SQLite) or check (PostgreSQL) the schema, load keys, start periodic checkpoints."""
+    async def open(self, *, checkpoints: bool = True) -> None:
+        """Create/migrate (SQLite) or check (PostgreSQL) the schema and load the keys.
+
+        With ``checkpoints`` (the service), a signed checkpoint is written every
+        ``audit.checkpoint_interval_seconds`` when records were added, and one more on :meth:`close`.
+        """
         if self.config.backend == "sqlite":
             created = ensure_embedded_keys(self.config)
             if created:
                 log.warning("audit_keys_created", files=created, hint="configure audit.*_file for production")
         self._keyring = load_keyring(self.config)
+        self._signer = load_signer(self.config)
         await self._open_backend()
+        if checkpoints:
+            self._checkpointing = True
+            self._checkpoint_task = asyncio.create_task(self._checkpoint_loop(), name="audit-checkpoints")
 
     async def close(self) -> None:
+        """Stop the checkpoint task, write a final checkpoint (graceful shutdown), close the backend."""
         if self._checkpoint_task is not None:
             self._checkpoint_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._checkpoint_task
             self._checkpoint_task = None
+        if self._checkpointing:
+            self._checkpointing = False
+            try:
+                await self.checkpoint(only_if_new=True)
+            except (AuditUnavailable, OSError) as e:
+                log.warning("audit_final_checkpoint_failed", error=type(e).__name__)
         await self._close_backend()
+
+    @property
+    def signer(self) -> Signer:
+        if self._signer is None:
+            raise AuditUnavailable("the audit store is not open")
+        return self._signer
+
+    # --- checkpoints -----------------------------------------------------------------------------------
+
+    async def checkpoint(self, *, only_if_new: bool = False) -> checkpoint_doc.Checkpoint | None:
+        """Sign the current head, store it in the database and write it to ``audit.checkpoint_dir``.
+
+        With ``only_if_new``, nothing is written when no record was added since this store's last checkpoint.
+        """
+        seq, head_hash = await self._head()
+        if only_if_new and seq <= self._last_checkpoint_seq:
+            return None
+        created_at = utcnow()
+        document = checkpoint_doc.sign(self.signer, seq, head_hash, created_at, self.instance)
+        await self._store_checkpoint(seq, iso(created_at), document.decode())
+        if self.config.checkpoint_dir is not None:
+            name = checkpoint_doc.file_name(seq, created_at, self.instance)
+            await asyncio.to_thread(checkpoint_doc.write_file, self.config.checkpoint_dir, name, document)
+        self._last_checkpoint_seq = seq
+        if self.metrics is not None:
+            self.metrics.audit_last_checkpoint.set(created_at.timestamp())
+        return checkpoint_doc.Checkpoint(seq, head_hash, created_at, self.instance, "database")
+
+    async def _checkpoint_loop(self) -> None:
+        interval = self.config.checkpoint_interval_seconds
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.checkpoint(only_if_new=True)
+            except (AuditUnavailable, OSError) as e:
+                # the next round tries again; the metric's age shows it to monitoring
+                log.warning("audit_checkpoint_failed", error=type(e).__name__)
 
     @property
     def keyring(self) -> Keyring:
@@ -118,6 +221,11 @@ class AuditStore(abc.ABC):
         if self.metrics is not None:
             self.metrics.audit_appends.labels(kind).inc()
         return seq
+
+    @property
+    @abc.abstractmethod
+    def commits(self) -> int:
+        """Write transactions this store has committed (group commit makes it smaller than the appends)."""
 
     # --- reads ---------------------------------------------------------------------------------------
 
@@ -178,19 +286,81 @@ class AuditStore(abc.ABC):
         """
         return await self._count_distinct_subjects(since=iso(since), caller=caller, end_user=end_user)
 
-    async def verify(self) -> VerifyReport:
-        """Check every record's hash and the chain (and, when configured, the checkpoints)."""
-        chain = await self._check_chain()
+    async def prove(self, xroad_id: str) -> bytes:
+        """Signed evidence of one query and its place in the signed log (``audit prove``)."""
+        from xroad_vtj.audit.evidence import prove
+
+        return await prove(self, xroad_id)
+
+    async def export(self, since: datetime, until: datetime) -> bytes:
+        """Signed evidence of every query requested in ``[since, until)`` (``audit export``)."""
+        from xroad_vtj.audit.evidence import export
+
+        return await export(self, since, until)
+
+    async def verify(self, *, checkpoint_dir: Path | None = None) -> VerifyReport:
+        """Check every record's hash, the chain, every checkpoint's signature (database and files), that each
+        checkpoint's head hash matches the log, and that the log still holds everything the newest checkpoint
+        covers. ``checkpoint_dir`` defaults to ``audit.checkpoint_dir``."""
+        verifier = self.signer.verifier
+        directory = checkpoint_dir or self.config.checkpoint_dir
+        documents = [(f"{name} (file)", doc) for name, doc in await asyncio.to_thread(exported, directory)]
+        documents += [(f"{seq} (database)", doc) for seq, doc in await self._checkpoint_documents()]
+        checkpoints: list[checkpoint_doc.Checkpoint] = []
+        bad_signature: str | None = None
+        for source, document in documents:
+            try:
+                checkpoints.append(checkpoint_doc.read(verifier, document, source))
+            except SignatureInvalid as e:
+                bad_signature = bad_signature or str(e)
+        chain = await self._check_chain({c.seq for c in checkpoints})
+        problem, bad_seq = chain.problem, chain.bad_seq
+        if problem is None and bad_signature is not None:
+            problem = bad_signature
+        if problem is None:
+            problem, bad_seq = compare_checkpoints(chain, checkpoints)
         return VerifyReport(
             records=chain.records,
             first_seq=chain.first_seq,
             last_seq=chain.last_seq,
             head_hash=chain.last_hash,
-            problem=chain.problem,
-            bad_seq=chain.bad_seq,
+            checkpoints=len(checkpoints),
+            problem=problem,
+            bad_seq=bad_seq,
         )
 
+    @abc.abstractmethod
+    async def apply_retention(self, *, admin_dsn: str | None = None) -> RetentionResult:
+        """Remove whole months older than ``audit.retention_years``, recording a retention event.
+
+        PostgreSQL needs the schema owner's DSN (``admin_dsn``; default ``audit.dsn``)."""
+
+    @abc.abstractmethod
+    async def append_bodies_at(self, bodies: Sequence[str], periods: Sequence[int]) -> list[int]:
+        """Chain prepared bodies with the given periods (bench and test helper: writes old data directly)."""
+
     # --- backend primitives --------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def _head(self) -> tuple[int, bytes]:
+        """``(seq, hash)`` of the newest committed record (``(0, GENESIS)`` when empty)."""
+
+    @abc.abstractmethod
+    async def _store_checkpoint(self, seq: int, created_at: str, document: str) -> None: ...
+
+    @abc.abstractmethod
+    async def _checkpoint_documents(
+        self, *, min_seq: int | None = None, limit: int | None = None
+    ) -> list[tuple[int, bytes]]:
+        """Stored checkpoints ``(seq, document)`` by seq, from ``min_seq``, at most ``limit``."""
+
+    @abc.abstractmethod
+    async def _rows_between(self, first: int, last: int) -> list[Row]:
+        """Stored records ``(seq, period, body, hash)`` with ``first <= seq <= last``, by seq."""
+
+    @abc.abstractmethod
+    async def _rows_for_audit_ids(self, audit_ids: Sequence[str]) -> list[Row]:
+        """Every stored record (intent, outcomes, refusal) of the given audit ids, by seq."""
 
     @abc.abstractmethod
     async def _check_chain(self, remember: Collection[int] = ()) -> ChainResult:
@@ -234,5 +404,7 @@ def open_store(config: AuditConfig, *, instance: str, metrics: Metrics | None = 
 
         return SqliteAuditStore(config, instance=instance, metrics=metrics)
     if config.backend == "postgresql":
-        raise AuditUnavailable("the PostgreSQL audit store is not in this build yet")
+        from xroad_vtj.audit.pg_store import PostgresAuditStore
+
+        return PostgresAuditStore(config, instance=instance, metrics=metrics)
     raise ConfigError("audit.backend must be sqlite or postgresql")

@@ -7,13 +7,18 @@ stops at the first bad record, naming it. Checkpoints (signatures, coverage) are
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from hashlib import sha256
 
 from xroad_vtj.audit.chain import GENESIS
 
 Row = tuple[int, int, "bytes | str", bytes]
+
+
+def records(first: int, last: int) -> str:
+    """``record 4`` or ``record 4..10``: how problems name records."""
+    return f"record {first}" if first == last else f"record {first}..{last}"
 
 
 @dataclass(slots=True)
@@ -25,6 +30,8 @@ class ChainResult:
     bad_seq: int | None = None
     problem: str | None = None
     hashes_at: dict[int, bytes] = field(default_factory=dict)  # the recomputed hash at each requested seq
+    anchor_seq: int = 0
+    anchor_hash: bytes = GENESIS
 
     @property
     def ok(self) -> bool:
@@ -44,7 +51,9 @@ def check_chain(
     named itself, and a record whose stored hash was also rewritten is caught one record later (or by a
     checkpoint when the whole tail was rewritten).
     """
-    result = ChainResult(last_seq=anchor_seq, last_hash=anchor_hash)
+    result = ChainResult(
+        last_seq=anchor_seq, last_hash=anchor_hash, anchor_seq=anchor_seq, anchor_hash=anchor_hash
+    )
     prev = anchor_hash
     expected = anchor_seq + 1
     want = set(remember)
@@ -52,8 +61,7 @@ def check_chain(
         if seq != expected:
             result.bad_seq = expected if seq > expected else seq
             if seq > expected:
-                missing = f"{expected}" if seq == expected + 1 else f"{expected}..{seq - 1}"
-                result.problem = f"record {missing} missing (deleted)"
+                result.problem = f"{records(expected, seq - 1)} missing (deleted)"
             elif seq == expected - 1:
                 result.problem = f"record {seq} appears twice"
             else:
@@ -104,6 +112,24 @@ class VerifyReport:
             f"audit log intact: {self.records} records ({span}), head {self.head_hash.hex()}, "
             f"{self.checkpoints} checkpoints verified"
         )
+
+
+def walk_log(
+    first_seq: int | None,
+    event_bodies: Callable[[], Iterable[str]],
+    rows: Callable[[], Iterable[Row]],
+    remember: Collection[int] = (),
+) -> ChainResult:
+    """Check a whole stored log: find where it starts (record 1, or the retention anchor), then the chain."""
+    anchor: tuple[int, bytes] | None = (0, GENESIS)
+    if first_seq is not None and first_seq > 1:
+        anchor = anchor_from_events(first_seq, event_bodies())
+        if anchor is None:
+            return ChainResult(
+                bad_seq=1, problem=f"{records(1, first_seq - 1)} missing (deleted without retention)"
+            )
+    assert anchor is not None
+    return check_chain(rows(), anchor_seq=anchor[0], anchor_hash=anchor[1], remember=remember)
 
 
 def anchor_from_events(first_seq: int, event_bodies: Iterable[str]) -> tuple[int, bytes] | None:

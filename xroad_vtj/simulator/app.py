@@ -112,6 +112,11 @@ MODES = (
     "wrong_message_id",
     "oversized",
     "vtj_return_code",
+    # hostile answers: a verifiable answer made dangerous for a careless XML parser or reader
+    "billion_laughs",
+    "external_entity",
+    "deep_nesting",
+    "huge_body",
 )
 
 
@@ -126,6 +131,10 @@ class Knobs:
     return_code: str = "0003"
     oversized_bytes: int = 5 * 1024 * 1024
     count: int | None = None
+    huge_bytes: int = 100 * 1024 * 1024  # huge_body: streamed in chunks, never held in memory
+    huge_declare_length: bool = False  # huge_body: send Content-Length (else chunked)
+    entity_url: str = "file:///etc/passwd"  # external_entity: what the entities point at
+    nesting_depth: int = 100_000  # deep_nesting
 
     def update(self, changes: dict[str, Any]) -> None:
         names = {f.name for f in fields(self)}
@@ -293,6 +302,8 @@ async def handle(request: web.Request) -> web.StreamResponse:
         )
     if mode == "oversized":
         return _xml_response(b"<?xml version='1.0'?><a>" + b"x" * knobs.oversized_bytes + b"</a>")
+    if mode == "huge_body":
+        return await _huge_body(request, knobs)
     meta = _metaservice_answer(state, headers)
     if meta is not None:
         return _xml_response(_rehash(meta, the_hash))
@@ -308,7 +319,55 @@ async def handle(request: web.Request) -> web.StreamResponse:
         vtj_answer(state, body),
         request_hash=None if mode == "missing_request_hash" else the_hash,
     )
+    if mode in ("billion_laughs", "external_entity", "deep_nesting"):
+        answer = _hostile(answer, mode, knobs)
     return _xml_response(answer)
+
+
+_LAUGHS = b"".join(
+    b'<!ENTITY lol%d "%s">' % (i, b"&lol%d;" % (i - 1) * 10 if i else b"lol") for i in range(10)
+)
+
+
+def _hostile(answer: bytes, mode: str, knobs: Knobs) -> bytes:
+    """The same verifiable answer with a DTD (entity bomb, external entities) or nesting deep in a name."""
+    declaration, _, rest = answer.partition(b"?>")
+    if mode == "deep_nesting":
+        depth = knobs.nesting_depth
+        return answer.replace(b"Testinen", b"<d>" * depth + b"Testinen" + b"</d>" * depth, 1)
+    if mode == "billion_laughs":
+        doctype, reference = b"<!DOCTYPE Envelope [" + _LAUGHS + b"]>", b"&lol9;"
+    else:
+        url = knobs.entity_url.encode()
+        entities = b'<!ENTITY %% remote SYSTEM "%s"> %%remote; <!ENTITY xxe SYSTEM "%s">' % (url, url)
+        doctype, reference = b"<!DOCTYPE Envelope [" + entities + b"]>", b"&xxe;"
+    return declaration + b"?>" + doctype + rest.replace(b"Testinen", reference, 1)
+
+
+async def _huge_body(request: web.Request, knobs: Knobs) -> web.StreamResponse:
+    """An endless-looking SOAP answer, streamed, so that the simulator itself stays small."""
+    response = web.StreamResponse(headers={"Content-Type": "text/xml; charset=UTF-8"})
+    head = (
+        b"<?xml version='1.0' encoding='UTF-8'?>"
+        b'<SOAP-ENV:Envelope xmlns:SOAP-ENV="http://schemas.xmlsoap.org/soap/envelope/"><SOAP-ENV:Body><a>'
+    )
+    if knobs.huge_declare_length:
+        response.content_length = knobs.huge_bytes
+    else:
+        response.enable_chunked_encoding()
+    chunk = b"x" * 65536
+    try:
+        await response.prepare(request)
+        await response.write(head)
+        sent = len(head)
+        while sent < knobs.huge_bytes:
+            piece = chunk[: knobs.huge_bytes - sent]
+            await response.write(piece)
+            sent += len(piece)
+        await response.write_eof()
+    except ConnectionError:
+        pass  # the reader gave up, as it should
+    return response
 
 
 def _rehash(message: bytes, the_hash: str) -> bytes:

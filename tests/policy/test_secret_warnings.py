@@ -1,0 +1,114 @@
+"""A secret written into the configuration file earns a warning in ``xroad-vtj check`` and at ``serve`` start;
+the secret itself is never printed."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import yaml
+
+from tests.conftest import TOKEN, Sim, base_config, sha
+from tests.policy.processes import start_service_process
+from xroad_vtj.check import run_check
+from xroad_vtj.config import parse_config
+
+PASSWORD = "inline-vtj-password-123"
+DSN_PASSWORD = "dsn-secret-456"
+
+
+def with_secrets_inline(tmp_path: Path, url: str) -> dict[str, Any]:
+    raw = base_config(tmp_path, url)
+    raw["vtj"] = {**raw["vtj"], "password": PASSWORD}
+    del raw["vtj"]["password_file"]
+    return raw
+
+
+def warnings_for(raw: dict[str, Any], tmp_path: Path, environ: dict[str, str] | None = None) -> list[str]:
+    return list(parse_config(raw, tmp_path, environ=environ or {}).warnings)
+
+
+def test_each_kind_of_inline_secret_is_named_in_a_warning(tmp_path: Path) -> None:
+    raw = with_secrets_inline(tmp_path, "http://127.0.0.1:1/")
+    raw["audit"] = {
+        "backend": "postgresql",
+        "dsn": f"postgresql://app:{DSN_PASSWORD}@db/audit",
+        "data_key_file": "k",
+        "signing_key_file": "s",
+        "signing_cert_file": "c",
+        "checkpoint_dir": "d",
+    }
+    warnings = warnings_for(raw, tmp_path)
+    assert any(w.startswith("vtj.password ") for w in warnings)
+    assert any(w.startswith("audit.dsn ") for w in warnings)
+    for index, name in enumerate(("caseapp", "auditor", "operator")):
+        assert any(w.startswith(f"callers[{index}].token_sha256 ") for w in warnings), name
+    text = "\n".join(warnings)
+    assert PASSWORD not in text and DSN_PASSWORD not in text and sha("test-token-caseapp") not in text
+
+
+def test_secrets_in_files_or_the_environment_earn_no_warning(tmp_path: Path) -> None:
+    raw = base_config(tmp_path, "http://127.0.0.1:1/")
+    for i, caller in enumerate(raw["callers"]):
+        path = tmp_path / f"token-{i}"
+        path.write_text(caller.pop("token_sha256") + "\n")
+        caller["token_sha256_file"] = str(path)
+    raw["audit"] = {**raw["audit"], "dsn": "postgresql://app@db/audit"}  # no password in it: not a secret
+    assert warnings_for(raw, tmp_path) == []
+    raw["audit"]["dsn"] = f"postgresql://app:{DSN_PASSWORD}@db/audit"
+    assert warnings_for(raw, tmp_path, {"XROAD_VTJ__AUDIT__DSN": raw["audit"]["dsn"]}) == []
+    raw["audit"]["dsn"] = "postgresql://app@db/audit"
+    raw["vtj"] = {k: v for k, v in raw["vtj"].items() if k != "password_file"}
+    assert warnings_for(raw, tmp_path, {"XROAD_VTJ__VTJ__PASSWORD": PASSWORD}) == []
+
+
+@pytest.mark.parametrize(
+    "dsn",
+    [
+        f"postgresql://app:{DSN_PASSWORD}@db:5432/audit",
+        f"host=db user=app password={DSN_PASSWORD} dbname=audit",
+        f"postgresql://app@db/audit?sslmode=require&password={DSN_PASSWORD}",
+    ],
+)
+def test_a_dsn_carrying_a_password_in_any_form_is_warned_about(tmp_path: Path, dsn: str) -> None:
+    raw = base_config(tmp_path, "http://127.0.0.1:1/")
+    raw["audit"] = {**raw["audit"], "dsn": dsn}
+    assert [w for w in warnings_for(raw, tmp_path) if w.startswith("audit.dsn")]
+
+
+async def test_check_prints_the_warnings_and_never_the_secret(simulator: Sim, tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(with_secrets_inline(tmp_path, simulator.url)))
+    out = io.StringIO()
+    code = await run_check(str(path), out)
+    report = out.getvalue()
+    assert code == 0, report
+    warn_lines = [line for line in report.splitlines() if line.startswith("warn ")]
+    assert any("vtj.password" in line and "password_file" in line for line in warn_lines)
+    assert any("callers[0].token_sha256" in line for line in warn_lines)
+    assert PASSWORD not in report and sha("test-token-caseapp") not in report
+
+
+@pytest.mark.slow
+async def test_serve_logs_the_warning_at_start_and_never_a_secret(simulator: Sim, tmp_path: Path) -> None:
+    simulator.state.password = PASSWORD
+    service = await start_service_process(with_secrets_inline(tmp_path, simulator.url), tmp_path, "warned")
+    wrong = "wrong-secret-token-0123456789"
+    try:
+        async with aiohttp.ClientSession() as session:
+            for token in (TOKEN, wrong):
+                body = {"hetu": "260991-999R", "end_user": "officer.1", "purpose": "CASE-2026-1"}
+                url = f"{service.base}/v1/person-queries"
+                async with session.post(url, json=body, headers={"Authorization": f"Bearer {token}"}) as r:
+                    assert r.status == (200 if token == TOKEN else 401)
+    finally:
+        await service.stop()
+    log = service.log.read_text()
+    assert "secret_in_config_file" in log
+    assert "vtj.password" in log
+    assert '"status": 401' in log  # the refused call was logged ...
+    for secret in (PASSWORD, TOKEN, wrong, sha(TOKEN), "260991-999R"):
+        assert secret not in log  # ... and nothing secret or personal with it

@@ -1,0 +1,492 @@
+"""The PostgreSQL audit store: several replicas, one chain, group commit through one writer task per process.
+
+Appends are queued to one writer task per process. It takes everything queued and, in one transaction, takes
+the log's advisory lock (``pg_advisory_xact_lock``: replicas queue up here, so seq stays gap-free and the
+chain has one order), reads the head record, inserts the batch chained onto it and commits. Every waiter of
+the batch is released only after that commit: concurrent queries share one durable commit, and an append that
+returned is durable. A failed batch is rolled back whole and its waiters get :class:`AuditUnavailable`.
+
+The application role needs only SELECT and INSERT (and EXECUTE on ``ensure_partition``, which creates a new
+month's partition with its owner's rights); the schema belongs to the role that ran ``audit migrate``.
+Verification streams the log through a server-side cursor on its own connection in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from xroad_vtj.audit import codec, retention
+from xroad_vtj.audit.chain import GENESIS, iso, period_of, record_hash, utcnow
+from xroad_vtj.audit.pg_schema import SCHEMA_VERSION, WRITE_LOCK, next_period
+from xroad_vtj.audit.retention import RetentionResult
+from xroad_vtj.audit.store import AuditStore
+from xroad_vtj.audit.verify import ChainResult, Row, walk_log
+from xroad_vtj.errors import AuditUnavailable
+
+MAX_BATCH = 1024
+POOL_TIMEOUT_SECONDS = 5.0
+CONNECT_OPTIONS = "-c statement_timeout=30000 -c idle_in_transaction_session_timeout=60000"
+
+AConn = psycopg.AsyncConnection[tuple[Any, ...]]
+_DB_ERRORS = (psycopg.Error, PoolTimeout, OSError)
+
+
+def _unavailable(e: BaseException) -> AuditUnavailable:
+    if isinstance(e, AuditUnavailable):
+        return e
+    state = getattr(e, "sqlstate", None)
+    return AuditUnavailable(f"audit store failed ({type(e).__name__}{': ' + state if state else ''})")
+
+
+@dataclass(slots=True)
+class _Job:
+    future: asyncio.Future[Any]
+    body: str | None = None
+    call: Callable[[AConn, _Chainer], Awaitable[Any]] | None = None
+
+
+@dataclass(slots=True)
+class _Chainer:
+    """Appends bodies onto the head inside the writer's transaction (the advisory lock is held)."""
+
+    conn: AConn
+    store: PostgresAuditStore
+    seq: int = 0
+    prev: bytes = GENESIS
+    period: int = 0
+    seqs: list[int] = field(default_factory=list)
+
+    async def append(self, bodies: Sequence[str], periods: Sequence[int] | None = None) -> list[int]:
+        now_period = period_of(utcnow())
+        rows = []
+        out = []
+        for i, body in enumerate(bodies):
+            self.seq += 1
+            self.period = max(self.period, periods[i] if periods is not None else now_period)
+            await self.store._ensure_partition(self.conn, self.period)
+            self.prev = record_hash(self.prev, self.seq, self.period, body.encode())
+            rows.append((self.seq, self.period, body, self.prev))
+            out.append(self.seq)
+        if rows:
+            async with self.conn.cursor() as cur:
+                await cur.executemany(
+                    "INSERT INTO xroad_vtj_audit.record (seq, period, body, hash) VALUES (%s, %s, %s, %s)",
+                    rows,
+                )
+        return out
+
+
+class PostgresAuditStore(AuditStore):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not self.config.dsn:
+            raise AuditUnavailable("audit.dsn is not configured")
+        self.dsn: str = self.config.dsn
+        self._pool: AsyncConnectionPool[AConn] | None = None
+        self._queue: asyncio.Queue[_Job | None] = asyncio.Queue()
+        self._writer: asyncio.Task[None] | None = None
+        self._partitions: set[int] = set()
+        self._commits = 0  # writer transactions committed: fewer than appends when they share commits
+        self._period_hint = 0  # periods never decrease along the chain: the head is in this period or later
+
+    # --- lifecycle -------------------------------------------------------------------------------------
+
+    async def _open_backend(self) -> None:
+        pool: AsyncConnectionPool[AConn] = AsyncConnectionPool(
+            self.dsn,
+            min_size=1,
+            max_size=8,
+            open=False,
+            timeout=POOL_TIMEOUT_SECONDS,
+            kwargs={"autocommit": True, "options": CONNECT_OPTIONS},
+            check=AsyncConnectionPool.check_connection,
+            name="xroad-vtj-audit",
+        )
+        try:
+            # one direct connection first: an unreachable server fails at once with its own error
+            probe = await psycopg.AsyncConnection.connect(self.dsn, connect_timeout=int(POOL_TIMEOUT_SECONDS))
+            await probe.close()
+            await pool.open(wait=True, timeout=POOL_TIMEOUT_SECONDS * 2)
+            async with pool.connection() as conn:
+                version = 0
+                found = await (
+                    await conn.execute("SELECT to_regclass('xroad_vtj_audit.schema_version')")
+                ).fetchone()
+                if found is not None and found[0] is not None:
+                    cur = await conn.execute("SELECT max(version) FROM xroad_vtj_audit.schema_version")
+                    row = await cur.fetchone()
+                    version = row[0] if row and row[0] is not None else 0
+                if version != SCHEMA_VERSION:
+                    raise AuditUnavailable(
+                        f"the audit schema is at version {version or 'none'}, this service needs "
+                        f"{SCHEMA_VERSION}: run `xroad-vtj audit migrate`"
+                    )
+                now = period_of(utcnow())
+                for period in (now, next_period(now)):
+                    await self._ensure_partition(conn, period)
+        except BaseException as e:
+            await pool.close()
+            if isinstance(e, _DB_ERRORS):
+                raise _unavailable(e) from None
+            raise
+        self._pool = pool
+        self._writer = asyncio.create_task(self._write_loop(), name="audit-pg-writer")
+
+    async def _close_backend(self) -> None:
+        if self._writer is not None:
+            await self._queue.put(None)
+            await self._writer
+            self._writer = None
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    async def _ensure_partition(self, conn: AConn, period: int) -> None:
+        if period not in self._partitions:
+            await conn.execute("SELECT xroad_vtj_audit.ensure_partition(%s)", (period,))
+            self._partitions.add(period)
+
+    @contextlib.asynccontextmanager
+    async def _connection(self) -> Any:
+        if self._pool is None:
+            raise AuditUnavailable("the audit store is not open")
+        try:
+            async with self._pool.connection() as conn:
+                yield conn
+        except _DB_ERRORS as e:
+            raise _unavailable(e) from None
+
+    # --- the writer --------------------------------------------------------------------------------------
+
+    async def _write_loop(self) -> None:
+        lookahead: list[_Job | None] = []
+        while True:
+            job = lookahead.pop() if lookahead else await self._queue.get()
+            if job is None:
+                return
+            if job.call is not None:
+
+                async def one(conn: AConn, chainer: _Chainer, call: Any = job.call) -> list[Any]:
+                    return [await call(conn, chainer)]
+
+                await self._transaction([job], one)
+                continue
+            batch = [job]
+            while len(batch) < MAX_BATCH and not self._queue.empty():
+                nxt = self._queue.get_nowait()
+                if nxt is None or nxt.call is not None:
+                    lookahead.append(nxt)
+                    break
+                batch.append(nxt)
+
+            async def append(conn: AConn, chainer: _Chainer, batch: list[_Job] = batch) -> list[int]:
+                return await chainer.append([j.body for j in batch if j.body is not None])
+
+            await self._transaction(batch, append)
+
+    async def _transaction(
+        self, jobs: list[_Job], work: Callable[[AConn, _Chainer], Awaitable[list[Any]]]
+    ) -> None:
+        """Run ``work`` under the log's lock in one transaction; it returns one result per job."""
+        try:
+            async with self._connection() as conn, conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+                chainer = _Chainer(conn, self)
+                chainer.seq, chainer.prev, chainer.period = await self._read_head(conn)
+                result = await work(conn, chainer)
+        except Exception as e:
+            self._partitions.clear()  # a failed transaction may have rolled back a new partition
+            error = _unavailable(e)
+            for j in jobs:
+                if not j.future.done():
+                    j.future.set_exception(error)
+            return
+        self._period_hint = chainer.period
+        self._commits += 1
+        for j, r in zip(jobs, result, strict=True):
+            if not j.future.done():
+                j.future.set_result(r)
+
+    async def _read_head(self, conn: AConn) -> tuple[int, bytes, int]:
+        for hint in (self._period_hint, 0):
+            cur = await conn.execute(
+                "SELECT seq, hash, period FROM xroad_vtj_audit.record"
+                " WHERE period >= %s ORDER BY seq DESC LIMIT 1",
+                (hint,),
+            )
+            row = await cur.fetchone()
+            if row is not None:
+                return int(row[0]), bytes(row[1]), int(row[2])
+            if hint == 0:
+                break
+        return 0, GENESIS, 0
+
+    def _submit(self, job: _Job) -> asyncio.Future[Any]:
+        if self._writer is None or self._writer.done():
+            raise AuditUnavailable("the audit store is not open")
+        self._queue.put_nowait(job)
+        return job.future
+
+    async def _append(self, body: str) -> int:
+        seq: int = await self._submit(_Job(asyncio.get_running_loop().create_future(), body=body))
+        return seq
+
+    async def write_call(self, call: Callable[[AConn, _Chainer], Awaitable[Any]]) -> Any:
+        """Run ``call`` in its own writer transaction, holding the log's lock."""
+        return await self._submit(_Job(asyncio.get_running_loop().create_future(), call=call))
+
+    @property
+    def commits(self) -> int:
+        return self._commits
+
+    async def append_bodies_at(self, bodies: Sequence[str], periods: Sequence[int]) -> list[int]:
+        async def run(conn: AConn, chainer: _Chainer) -> list[int]:
+            return await chainer.append(bodies, periods)
+
+        seqs: list[int] = await self.write_call(run)
+        return seqs
+
+    async def apply_retention(self, *, admin_dsn: str | None = None) -> RetentionResult:
+        try:
+            result = await asyncio.to_thread(
+                pg_retention, admin_dsn or self.dsn, self.instance, self.config.retention_years
+            )
+        except _DB_ERRORS as e:
+            raise _unavailable(e) from None
+        self._partitions.clear()
+        if result.removed_records and self.metrics is not None:
+            self.metrics.audit_appends.labels("event").inc()
+        return result
+
+    async def ping(self) -> None:
+        async with self._connection() as conn:
+            await conn.execute("SELECT 1")
+        if self._writer is None or self._writer.done():
+            raise AuditUnavailable("the audit writer is not running")
+
+    async def mark_unfinished_unknown(self, older_than: datetime | None = None) -> int:
+        bound = iso(older_than) if older_than is not None else None
+        instance = self.instance
+
+        async def mark(conn: AConn, chainer: _Chainer) -> int:
+            cur = await conn.execute(
+                """SELECT i.audit_id FROM xroad_vtj_audit.record AS i
+                   WHERE i.kind = 'intent'
+                     AND NOT EXISTS (SELECT 1 FROM xroad_vtj_audit.record AS o
+                                     WHERE o.audit_id = i.audit_id AND o.kind = 'outcome')
+                     AND (i.instance = %s OR i.requested_at < %s)
+                   ORDER BY i.seq""",
+                (instance, bound),
+            )
+            ids = [r[0] for r in await cur.fetchall()]
+            now = utcnow()
+            await chainer.append([codec.unknown_outcome_body({"audit_id": a}, instance, now) for a in ids])
+            return len(ids)
+
+        count: int = await self.write_call(mark)
+        if count and self.metrics is not None:
+            self.metrics.audit_appends.labels("outcome").inc(count)
+        return count
+
+    # --- reads -------------------------------------------------------------------------------------------
+
+    async def _fetch(self, query: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        async with self._connection() as conn:
+            cur = await conn.execute(query.encode(), params)
+            rows: list[tuple[Any, ...]] = await cur.fetchall()
+            return rows
+
+    async def _search_rows(
+        self,
+        *,
+        xroad_id: str | None,
+        end_user: str | None,
+        subject_indexes: Sequence[str] | None,
+        since: str | None,
+        until: str | None,
+        limit: int,
+    ) -> list[tuple[int, str, str, str]]:
+        where = ["kind IN ('intent', 'refusal')"]
+        params: list[Any] = []
+        if xroad_id is not None:
+            where.append("xroad_message_id = %s")
+            params.append(xroad_id)
+        if end_user is not None:
+            where.append("end_user = %s")
+            params.append(end_user)
+        if subject_indexes is not None:
+            where.append("subject_index = ANY(%s)")
+            params.append(list(subject_indexes))
+        if since is not None:
+            where.append("requested_at >= %s")
+            params.append(since)
+        if until is not None:
+            where.append("requested_at < %s")
+            params.append(until)
+        params.append(limit)
+        rows = await self._fetch(
+            "SELECT seq, audit_id, kind, body FROM xroad_vtj_audit.record"  # noqa: S608  # own columns only
+            f" WHERE {' AND '.join(where)} ORDER BY seq LIMIT %s",
+            params,
+        )
+        return [(int(r[0]), r[1], r[2], r[3]) for r in rows]
+
+    async def _outcomes_for(self, audit_ids: Sequence[str]) -> dict[str, str]:
+        if not audit_ids:
+            return {}
+        rows = await self._fetch(
+            "SELECT audit_id, body FROM xroad_vtj_audit.record WHERE kind = 'outcome' AND audit_id = ANY(%s)"
+            " ORDER BY seq",
+            [list(audit_ids)],
+        )
+        return {r[0]: r[1] for r in rows}  # newest wins
+
+    async def count_queries(
+        self, *, since: datetime, caller: str | None = None, end_user: str | None = None
+    ) -> int:
+        where = ["kind = 'intent'", "requested_at >= %s"]
+        params: list[Any] = [iso(since)]
+        if caller is not None:
+            where.append("caller = %s")
+            params.append(caller)
+        if end_user is not None:
+            where.append("end_user = %s")
+            params.append(end_user)
+        rows = await self._fetch(
+            f"SELECT count(*) FROM xroad_vtj_audit.record WHERE {' AND '.join(where)}",  # noqa: S608
+            params,
+        )
+        return int(rows[0][0])
+
+    async def _count_distinct_subjects(self, *, since: str, caller: str | None, end_user: str) -> int:
+        query = (
+            "SELECT count(DISTINCT subject_index) FROM xroad_vtj_audit.record"
+            " WHERE end_user = %s AND kind = 'intent' AND requested_at >= %s"
+        )
+        params: list[Any] = [end_user, since]
+        if caller is not None:
+            query += " AND caller = %s"
+            params.append(caller)
+        rows = await self._fetch(query, params)
+        return int(rows[0][0])
+
+    async def _head(self) -> tuple[int, bytes]:
+        async with self._connection() as conn:
+            seq, hash_, _ = await self._read_head(conn)
+        return seq, hash_
+
+    async def _store_checkpoint(self, seq: int, created_at: str, document: str) -> None:
+        async with self._connection() as conn:
+            await conn.execute(
+                "INSERT INTO xroad_vtj_audit.checkpoint (seq, created_at, document) VALUES (%s, %s, %s)",
+                (seq, created_at, document),
+            )
+
+    async def _checkpoint_documents(
+        self, *, min_seq: int | None = None, limit: int | None = None
+    ) -> list[tuple[int, bytes]]:
+        rows = await self._fetch(
+            "SELECT seq, document FROM xroad_vtj_audit.checkpoint WHERE seq >= %s ORDER BY seq LIMIT %s",
+            [min_seq or 0, limit],
+        )
+        return [(int(seq), doc.encode()) for seq, doc in rows]
+
+    async def _rows_between(self, first: int, last: int) -> list[Row]:
+        rows = await self._fetch(
+            "SELECT seq, period, body, hash FROM xroad_vtj_audit.record"
+            " WHERE seq BETWEEN %s AND %s ORDER BY seq",
+            [first, last],
+        )
+        return [(int(s), int(p), b, bytes(h)) for s, p, b, h in rows]
+
+    async def _rows_for_audit_ids(self, audit_ids: Sequence[str]) -> list[Row]:
+        rows = await self._fetch(
+            "SELECT seq, period, body, hash FROM xroad_vtj_audit.record"
+            " WHERE audit_id = ANY(%s) ORDER BY seq",
+            [list(audit_ids)],
+        )
+        return [(int(s), int(p), b, bytes(h)) for s, p, b, h in rows]
+
+    async def _check_chain(self, remember: Collection[int] = ()) -> ChainResult:
+        try:
+            return await asyncio.to_thread(check_pg_chain, self.dsn, remember)
+        except _DB_ERRORS as e:
+            raise _unavailable(e) from None
+
+
+def check_pg_chain(dsn: str, remember: Collection[int] = ()) -> ChainResult:
+    """Walk the chain in one repeatable-read snapshot, streaming rows through a server-side cursor."""
+    with psycopg.connect(dsn) as conn:
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        first_row = conn.execute("SELECT min(seq) FROM xroad_vtj_audit.record").fetchone()
+        first: int | None = first_row[0] if first_row else None
+        with conn.cursor(name="xroad_vtj_audit_verify") as cur:
+            cur.itersize = 20_000
+
+            def rows() -> Iterable[Row]:
+                cur.execute("SELECT seq, period, body, hash FROM xroad_vtj_audit.record ORDER BY seq")
+                return cur
+
+            def events() -> Iterable[str]:
+                return (
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT body FROM xroad_vtj_audit.record WHERE kind = 'event' ORDER BY seq DESC"
+                    )
+                )
+
+            return walk_log(first, events, rows, remember)
+
+
+def pg_retention(admin_dsn: str, instance: str, years: int) -> RetentionResult:
+    """Retention as the schema owner: one transaction under the log's lock (see :mod:`retention`)."""
+    keep_from = retention.keep_from_period(utcnow(), years)
+    with psycopg.connect(admin_dsn) as conn:
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+        row = conn.execute(
+            "SELECT min(seq), max(seq), count(*) FROM xroad_vtj_audit.record WHERE period < %s", (keep_from,)
+        ).fetchone()
+        if row is None or not row[2]:
+            return RetentionResult(keep_from, 0, None, None, ())
+        first, last, count = int(row[0]), int(row[1]), int(row[2])
+        found = conn.execute("SELECT hash FROM xroad_vtj_audit.record WHERE seq = %s", (last,)).fetchone()
+        assert found is not None
+        periods = tuple(
+            int(r[0])
+            for r in conn.execute(
+                "SELECT DISTINCT period FROM xroad_vtj_audit.record WHERE period < %s ORDER BY period",
+                (keep_from,),
+            )
+        )
+        head = conn.execute(
+            "SELECT seq, hash, period FROM xroad_vtj_audit.record ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        assert head is not None
+        seq, prev, period = int(head[0]) + 1, bytes(head[1]), max(int(head[2]), period_of(utcnow()))
+        body = retention.event_body(
+            instance,
+            years=years,
+            keep_from=keep_from,
+            first_seq=first,
+            last_seq=last,
+            last_hash=bytes(found[0]),
+            count=count,
+            periods=periods,
+        )
+        conn.execute("SELECT xroad_vtj_audit.ensure_partition(%s)", (period,))
+        conn.execute(
+            "INSERT INTO xroad_vtj_audit.record (seq, period, body, hash) VALUES (%s, %s, %s, %s)",
+            (seq, period, body, record_hash(prev, seq, period, body.encode())),
+        )
+        for p in periods:
+            conn.execute("SELECT xroad_vtj_audit.remove_period(%s)", (p,))
+        conn.commit()
+    return RetentionResult(keep_from, count, first, last, periods)
