@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import time
@@ -17,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from bench import audit, concurrency, protocol, startup, throughput
-from bench.common import REPO, machine
+from bench.common import REPO, busy_fraction, machine
 
 SUITES = ("protocol", "throughput", "concurrency", "startup", "audit")
+BUSY_LOAD = 0.10  # CPUs busier than this (with nothing of ours running) means someone else is using them
 
 
 @dataclass(frozen=True)
@@ -190,10 +192,11 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     rows: list[Row] = []
+    loads: dict[str, tuple[float, float]] = {}
     results: dict[str, Any] = {"machine": info, "quick": quick}
     steps: dict[str, Callable[[], tuple[Any, list[Row]]]] = {
         "protocol": lambda: _with_rows(
-            protocol.run(n=200 if quick else 2000, repeats=2 if quick else 7), protocol_rows
+            protocol.run(n=200 if quick else 1000, repeats=2 if quick else 11), protocol_rows
         ),
         "throughput": lambda: _with_rows(
             throughput.run(workdir / "throughput", rounds=rounds, seconds=seconds, warmup=1 if quick else 2),
@@ -211,13 +214,28 @@ def main(argv: list[str] | None = None) -> int:
         if name not in selected:
             continue
         started = time.perf_counter()
+        load_before = busy_fraction()
         print(f"running {name} …", file=sys.stderr, flush=True)
         result, new_rows = steps[name]()
         results[name] = _jsonable(result)
         rows += new_rows
-        print(f"  {name} done in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+        loads[name] = (load_before, os.getloadavg()[0])
+        print(
+            f"  {name} done in {time.perf_counter() - started:.0f} s "
+            f"(CPUs {load_before:.0%} busy with other work before it)",
+            file=sys.stderr,
+            flush=True,
+        )
+    results["busy_before_and_load_after"] = loads
     print()
     print_table(rows)
+    busy = {name: before for name, (before, _) in loads.items() if before > BUSY_LOAD}
+    if busy:
+        # Other work on the machine takes CPU from the servers under test: the figures are then not comparable.
+        shown = ", ".join(f"{name} {load:.0%}" for name, load in busy.items())
+        print(
+            f"\nwarning: the machine was busy (1-minute load average at start: {shown}); figures are pessimistic"
+        )
     audit_result = results.get("audit")
     if isinstance(audit_result, dict) and audit_result.get("present") and not audit_result.get("figures"):
         print("\naudit bench output:\n" + str(audit_result.get("output", "")))
