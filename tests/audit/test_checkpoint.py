@@ -31,9 +31,9 @@ def xmlsec1_verifies(document: Path, cert: Path) -> bool:
 
 
 async def test_the_service_writes_checkpoints_periodically_and_at_shutdown(
-    sqlite_config: AuditConfig, metrics: Metrics
+    config: AuditConfig, metrics: Metrics
 ) -> None:
-    config = dataclasses.replace(sqlite_config, checkpoint_interval_seconds=0.05)
+    config = dataclasses.replace(config, checkpoint_interval_seconds=0.05)
     store = open_store(config, instance="t", metrics=metrics)
     await store.open()
     await store.append_intent(intent(1))
@@ -51,14 +51,14 @@ async def test_the_service_writes_checkpoints_periodically_and_at_shutdown(
 
 
 async def test_a_checkpoint_file_verifies_with_xmlsec1_and_fails_after_one_byte_changes(
-    sqlite_config: AuditConfig, tmp_path: Path
+    config: AuditConfig, tmp_path: Path
 ) -> None:
-    store = open_store(sqlite_config, instance="t")
+    store = open_store(config, instance="t")
     await store.open(checkpoints=False)
     await store.append_intent(intent(1))
     await store.checkpoint()
     await store.close()
-    cfg = sqlite_config.with_defaults()
+    cfg = config.with_defaults()
     assert cfg.checkpoint_dir is not None and cfg.signing_cert_file is not None
     [document] = cfg.checkpoint_dir.glob("checkpoint-*.xml")
     assert xmlsec1_verifies(document, cfg.signing_cert_file)
