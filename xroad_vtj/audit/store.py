@@ -115,7 +115,7 @@ class AuditStore(abc.ABC):
         self._signer: Signer | None = None
         self._checkpoint_task: asyncio.Task[None] | None = None
         self._checkpointing = False
-        self._last_checkpoint_seq = -1
+        self._last_checkpoint_seq = 0  # an empty log needs no periodic checkpoint
         # the last append failed: ping then proves a real write works again before reporting ready
         self.degraded = False
 
@@ -265,8 +265,10 @@ class AuditStore(abc.ABC):
     async def ping(self) -> None:
         """A cheap round trip through the write path; raises :class:`AuditUnavailable`.
 
-        For readiness: after a failed append (``degraded``) it makes a small real write (SQLite) or takes the
-        log's write lock (PostgreSQL), so that readiness comes back by itself once writes work again."""
+        For readiness. Normally it takes the write lock (SQLite) or runs ``SELECT 1`` (PostgreSQL). After a
+        failed append (``degraded``) it proves that writing works again - a committed write to a probe row
+        (SQLite), an insert under the log's lock that is rolled back (PostgreSQL) - so readiness comes back by
+        itself, without waiting for a query."""
 
     @abc.abstractmethod
     async def mark_unfinished_unknown(self, older_than: datetime | None = None) -> int:
