@@ -85,3 +85,32 @@ async def test_rsa_signing_keys_work_too(tmp_path: Path) -> None:
     [document] = (tmp_path / "audit-checkpoints").glob("*.xml")
     assert b"rsa-sha256" in document.read_bytes()
     assert xmlsec1_verifies(document, cert)
+
+
+async def test_after_a_signing_key_change_old_checkpoints_verify_with_the_previous_certificate(
+    config: AuditConfig, tmp_path: Path
+) -> None:
+    store = open_store(config, instance="t")
+    await store.open(checkpoints=False)
+    await store.append_intent(intent(1))
+    await store.checkpoint()
+    await store.close()
+
+    old = config.with_defaults()
+    assert old.signing_cert_file is not None
+    new_key, new_cert = tmp_path / "new.key", tmp_path / "new.crt"
+    rsa_identity(new_key, new_cert)
+    changed = dataclasses.replace(old, signing_key_file=new_key, signing_cert_file=new_cert)
+    for cfg, intact in (
+        (changed, False),
+        (dataclasses.replace(changed, previous_signing_cert_files=(old.signing_cert_file,)), True),
+    ):
+        store = open_store(cfg, instance="t")
+        await store.open(checkpoints=False)
+        try:
+            await store.append_intent(intent(2))
+            await store.checkpoint()
+            report = await store.verify()
+        finally:
+            await store.close()
+        assert report.ok is intact, report.problem

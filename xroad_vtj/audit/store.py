@@ -40,7 +40,7 @@ log = structlog.get_logger("xroad_vtj.audit")
 def load_signer(config: AuditConfig) -> Signer:
     if config.signing_key_file is None or config.signing_cert_file is None:
         raise ConfigError("audit.signing_key_file and audit.signing_cert_file are required")
-    return Signer(config.signing_key_file, config.signing_cert_file)
+    return Signer(config.signing_key_file, config.signing_cert_file, config.previous_signing_cert_files)
 
 
 def compare_checkpoints(
