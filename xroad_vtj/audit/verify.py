@@ -112,6 +112,20 @@ class VerifyReport:
     def ok(self) -> bool:
         return self.problem is None
 
+    def as_dict(self) -> dict[str, object]:
+        """JSON-able, e.g. for ``GET /v1/audit/verify``."""
+        return {
+            "intact": self.ok,
+            "records": self.records,
+            "first_seq": self.first_seq,
+            "last_seq": self.last_seq,
+            "head_hash": self.head_hash.hex(),
+            "checkpoints": self.checkpoints,
+            "problem": self.problem,
+            "bad_seq": self.bad_seq,
+            "summary": self.summary(),
+        }
+
     def summary(self) -> str:
         if not self.ok:
             return f"audit log NOT intact: {self.problem}"
