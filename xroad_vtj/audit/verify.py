@@ -7,6 +7,7 @@ stops at the first bad record, naming it. Checkpoints (signatures, coverage) are
 
 from __future__ import annotations
 
+import json
 import struct
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
@@ -160,7 +161,6 @@ def walk_log(
 
 def anchor_from_events(first_seq: int, event_bodies: Iterable[str]) -> tuple[int, bytes] | None:
     """The (seq, hash) of the record before ``first_seq`` as a retention event recorded it, if any."""
-    import json
 
     for body in event_bodies:
         fields = json.loads(body)
