@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from xroad_vtj.audit.chain import canonical_body, iso, parse_iso, utcnow
+from xroad_vtj.audit.chain import canonical_body, iso, utcnow
 from xroad_vtj.audit.keys import RANDOM, Keyring
 from xroad_vtj.audit.records import Intent, Outcome, Refusal
 
@@ -166,14 +166,3 @@ def search_result(seq: int, body: str, outcome: str | None, keyring: Keyring) ->
 def time_bound(moment: datetime | None) -> str | None:
     return iso(moment) if moment is not None else None
 
-
-__all__ = [
-    "event_body",
-    "intent_body",
-    "new_audit_id",
-    "outcome_body",
-    "parse_iso",
-    "refusal_body",
-    "search_result",
-    "unknown_outcome_body",
-]

@@ -476,6 +476,9 @@ def pg_retention(admin_dsn: str, instance: str, years: int) -> RetentionResult:
     """Retention as the schema owner: one transaction under the log's lock (see :mod:`retention`)."""
     keep_from = retention.keep_from_period(utcnow(), years)
     with psycopg.connect(admin_dsn) as conn:
+        # detaching takes an exclusive lock on the table while appends wait for the log's lock: give up
+        # rather than stall the service behind a long-running reader
+        conn.execute("SET LOCAL lock_timeout = '5s'")
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
         row = conn.execute(
             "SELECT min(seq), max(seq), count(*) FROM xroad_vtj_audit.record WHERE period < %s", (keep_from,)

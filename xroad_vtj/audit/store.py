@@ -40,7 +40,7 @@ log = structlog.get_logger("xroad_vtj.audit")
 def load_signer(config: AuditConfig) -> Signer:
     if config.signing_key_file is None or config.signing_cert_file is None:
         raise ConfigError("audit.signing_key_file and audit.signing_cert_file are required")
-    return Signer(config.signing_key_file, config.signing_cert_file)
+    return Signer(config.signing_key_file, config.signing_cert_file, config.previous_signing_cert_files)
 
 
 def compare_checkpoints(
@@ -115,7 +115,7 @@ class AuditStore(abc.ABC):
         self._signer: Signer | None = None
         self._checkpoint_task: asyncio.Task[None] | None = None
         self._checkpointing = False
-        self._last_checkpoint_seq = -1
+        self._last_checkpoint_seq = 0  # an empty log needs no periodic checkpoint
         # the last append failed: ping then proves a real write works again before reporting ready
         self.degraded = False
 
@@ -149,7 +149,7 @@ class AuditStore(abc.ABC):
             self._checkpointing = False
             try:
                 await self.checkpoint(only_if_new=True)
-            except (AuditUnavailable, OSError) as e:
+            except Exception as e:  # shutdown goes on; verify still covers the records by the chain
                 log.warning("audit_final_checkpoint_failed", error=type(e).__name__)
         await self._close_backend()
 
@@ -186,8 +186,7 @@ class AuditStore(abc.ABC):
             await asyncio.sleep(interval)
             try:
                 await self.checkpoint(only_if_new=True)
-            except (AuditUnavailable, OSError) as e:
-                # the next round tries again; the metric's age shows it to monitoring
+            except Exception as e:  # the next round tries again; the metric's age shows it to monitoring
                 log.warning("audit_checkpoint_failed", error=type(e).__name__)
 
     @property
@@ -265,8 +264,10 @@ class AuditStore(abc.ABC):
     async def ping(self) -> None:
         """A cheap round trip through the write path; raises :class:`AuditUnavailable`.
 
-        For readiness: after a failed append (``degraded``) it makes a small real write (SQLite) or takes the
-        log's write lock (PostgreSQL), so that readiness comes back by itself once writes work again."""
+        For readiness. Normally it takes the write lock (SQLite) or runs ``SELECT 1`` (PostgreSQL). After a
+        failed append (``degraded``) it proves that writing works again - a committed write to a probe row
+        (SQLite), an insert under the log's lock that is rolled back (PostgreSQL) - so readiness comes back by
+        itself, without waiting for a query."""
 
     @abc.abstractmethod
     async def mark_unfinished_unknown(self, older_than: datetime | None = None) -> int:
