@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import json
 import shutil
 import statistics
 import sys
@@ -46,6 +47,8 @@ def serve_variant(variant: str, config_path: Path) -> None:
     from xroad_vtj.config import load_config
     from xroad_vtj.logging import configure_logging
 
+    if variant == "full":
+        _count_commits()
     if variant == "no-audit-writes":
         counter = itertools.count(1)
 
@@ -56,6 +59,25 @@ def serve_variant(variant: str, config_path: Path) -> None:
     config = load_config(config_path)
     configure_logging("warning" if variant == "no-request-log" else config.log_level)
     asyncio.run(serve(config))
+
+
+def _count_commits() -> None:
+    """Count the SQLite writer's batches, to show how well group commit batches (printed at exit)."""
+    import atexit
+    import json
+
+    from xroad_vtj.audit import sqlite_store
+
+    counts = {"commits": 0, "records": 0}
+    commit = sqlite_store._Writer._commit_batch
+
+    def counted(self: sqlite_store._Writer, batch: list[sqlite_store._Job]) -> None:
+        counts["commits"] += 1
+        counts["records"] += len(batch)
+        commit(self, batch)
+
+    sqlite_store._Writer._commit_batch = counted  # type: ignore[method-assign]
+    atexit.register(lambda: print("group-commit " + json.dumps(counts), flush=True))
 
 
 def _start(variant: str, workdir: Path, sim_port: int) -> tuple[Child, int]:
@@ -74,6 +96,7 @@ def _start(variant: str, workdir: Path, sim_port: int) -> tuple[Child, int]:
 def run(workdir: Path, *, rounds: int, seconds: float) -> dict[str, list[tuple[float, float]]]:
     simulator, sim_port = start_simulator(workdir)
     results: dict[str, list[tuple[float, float]]] = {v: [] for v in VARIANTS}
+    batches: list[float] = []
     try:
         for _ in range(rounds):
             for variant in VARIANTS:
@@ -88,9 +111,21 @@ def run(workdir: Path, *, rounds: int, seconds: float) -> dict[str, list[tuple[f
                     results[variant].append((result.requests_per_second, 1000 * cpu / result.requests))
                 finally:
                     child.stop()
+                if variant == "full":
+                    batches.append(_records_per_commit(child.log))
     finally:
         simulator.stop()
+    if batches:
+        print(f"group commit: {statistics.median(batches):.1f} records per commit (median over rounds)")
     return results
+
+
+def _records_per_commit(log: Path) -> float:
+    for line in log.read_text(errors="replace").splitlines():
+        if line.startswith("group-commit "):
+            counts = json.loads(line.split(" ", 1)[1])
+            return float(counts["records"]) / max(int(counts["commits"]), 1)
+    return float("nan")
 
 
 def main() -> None:
