@@ -278,7 +278,10 @@ class AuditStore(abc.ABC):
         pass ``older_than=now``: every open intent is then a query of a dead process. With several replicas
         sharing PostgreSQL pass ``now - (query deadline + shutdown grace)`` so that another replica's
         in-flight queries are left alone; the instance rule covers this replica's own ones when its name is
-        stable."""
+        stable.
+
+        Each call records an ``unfinished_sweep`` event; the next call only looks at intents requested after
+        that sweep's bound (minus a day for clock skew), so start-up does not scan five years of intents."""
 
     @abc.abstractmethod
     async def count_queries(
