@@ -12,6 +12,7 @@ or wrapped around unsigned content.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,7 +27,15 @@ from xroad_vtj.errors import ConfigError
 DS = "http://www.w3.org/2000/09/xmldsig#"
 _NS = {"ds": DS}
 
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True)
+_PARSERS = threading.local()  # lxml parsers must not be shared between threads (verify runs in workers)
+
+
+def _parser() -> etree.XMLParser:
+    parser: etree.XMLParser | None = getattr(_PARSERS, "parser", None)
+    if parser is None:
+        parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True)
+        _PARSERS.parser = parser
+    return parser
 
 
 class SignatureInvalid(Exception):
@@ -93,7 +102,7 @@ class Verifier:
     def verify(self, document: bytes) -> etree._Element:
         """The document's root element once its signature is verified; raises :class:`SignatureInvalid`."""
         try:
-            root: etree._Element = etree.fromstring(document, _PARSER)
+            root: etree._Element = etree.fromstring(document, _parser())
         except etree.XMLSyntaxError:
             raise SignatureInvalid("not well-formed XML") from None
         signatures = root.findall(".//ds:Signature", _NS)
