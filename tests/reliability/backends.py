@@ -26,7 +26,18 @@ from xroad_vtj.audit.keys import new_key_text, write_private
 from xroad_vtj.audit.signing import create_signing_identity
 
 PG_DSN_ENV = "XROAD_VTJ_TEST_PG_DSN"
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+def _pg_bin() -> Path:
+    """PostgreSQL's server programs (Debian layout): version 15 as in production, else the newest installed."""
+    preferred = Path("/usr/lib/postgresql/15/bin")
+    if (preferred / "initdb").exists():
+        return preferred
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: float(p.parts[-3]))
+    return found[-1].parent if found else preferred
+
+
+PG_BIN = _pg_bin()
 
 
 def skip_or_fail(reason: str) -> None:
