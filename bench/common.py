@@ -223,6 +223,20 @@ def start_baseline(workdir: Path, simulator_port: int) -> tuple[Child, int]:
     return child, port
 
 
+def _cpu_jiffies() -> tuple[int, int]:
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields), idle
+
+
+def busy_fraction(seconds: float = 1.0) -> float:
+    """How busy the machine's CPUs are while none of the benchmark's processes run (0 = idle, 1 = all busy)."""
+    total0, idle0 = _cpu_jiffies()
+    time.sleep(seconds)
+    total1, idle1 = _cpu_jiffies()
+    return 1 - (idle1 - idle0) / max(total1 - total0, 1)
+
+
 def machine() -> dict[str, str]:
     """What the figures were measured on."""
     model = "unknown"

@@ -271,7 +271,7 @@ def _xroad(raw: Any, base: Path) -> XRoadConfig:
         security_server_url=url,
         client=_identifier(r, "client", ClientId.parse),
         timeout_seconds=r.number("timeout_seconds", 10.0, 0.1, 600),
-        max_response_bytes=r.integer("max_response_bytes", 2 * 1024 * 1024, 1024) or 0,
+        max_response_bytes=r.integer("max_response_bytes", 2 * 1024 * 1024, 1024, 64 * 1024 * 1024) or 0,
         pool_size=r.integer("pool_size", 100, 1, 10000) or 1,
         tls=tls,
     )

@@ -6,8 +6,12 @@ memory, so that they hold across replicas sharing one PostgreSQL store.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import hmac
+import weakref
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -50,6 +54,23 @@ class Policy:
     def __init__(self, callers: tuple[CallerConfig, ...], store: AuditStore) -> None:
         self.callers = callers
         self.store = store
+        self._admission: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+
+    @contextlib.asynccontextmanager
+    async def admission(self, caller: CallerConfig, end_user: str) -> AsyncIterator[None]:
+        """Serialise quota check + intent per (caller, end user) within this process.
+
+        Across replicas the counts come from the shared store; two replicas admitting the same end user in the
+        same few milliseconds can still pass a limit by one each (documented in the README).
+        """
+        key = (caller.name, end_user)
+        lock = self._admission.get(key)
+        if lock is None:
+            lock = self._admission[key] = asyncio.Lock()
+        async with lock:
+            yield
 
     # --- authentication -------------------------------------------------------------------------------------
 

@@ -91,8 +91,15 @@ class QueryService:
             log.warning("refusal_not_audited", reason=error.code)
 
     async def person_query(self, caller: CallerConfig, query: PersonQuery) -> dict[str, Any]:
-        await self.policy.authorize_query(caller, query)
         parse_hetu(query.hetu)
+        # The quota check and the intent that counts towards the quota happen under one per-end-user lock, so
+        # that simultaneous queries of one end user cannot all pass a limit they reach together.
+        async with self.policy.admission(caller, query.end_user):
+            await self.policy.authorize_query(caller, query)
+            sent, headers, audit_id = await self._record_intent(caller, query)
+        return await self._exchange(caller, query, sent, headers, audit_id)
+
+    async def _record_intent(self, caller: CallerConfig, query: PersonQuery) -> tuple[bytes, Headers, str]:
         cfg = self.config
         message_id = new_message_id()
         headers = Headers(
@@ -127,7 +134,13 @@ class QueryService:
                 requested_at=requested_at,
             )
         )
-        ids = {"xroad_message_id": message_id, "audit_id": audit_id}
+        return sent, headers, audit_id
+
+    async def _exchange(
+        self, caller: CallerConfig, query: PersonQuery, sent: bytes, headers: Headers, audit_id: str
+    ) -> dict[str, Any]:
+        cfg = self.config
+        ids = {"xroad_message_id": headers.id, "audit_id": audit_id}
         started = time.perf_counter()
         received_hash: str | None = None
         try:

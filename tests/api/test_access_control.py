@@ -23,9 +23,12 @@ from tests.policy.helpers import assert_schema, bearer, call, caller, metric
 ENDPOINTS = [
     ("POST", "/v1/person-queries", "query", AUDITOR_TOKEN),
     ("GET", "/v1/audit/records", "auditor", TOKEN),
+    ("POST", "/v1/audit/search", "auditor", TOKEN),
     ("GET", "/v1/audit/verify", "auditor", OPERATOR_TOKEN),
     ("GET", "/v1/diagnostics", "operator", TOKEN),
 ]
+# A body the endpoint accepts, where the default (a person query) is not one.
+BODY_FOR = {"/v1/audit/search": {"end_user": "tester@example.fi"}}
 RIGHT_TOKEN = {"query": TOKEN, "auditor": AUDITOR_TOKEN, "operator": OPERATOR_TOKEN}
 ENDPOINT_IDS = [f"{m} {p}" for m, p, _, _ in ENDPOINTS]
 
@@ -72,7 +75,9 @@ async def test_every_protected_endpoint_answers_403_forbidden_to_a_caller_withou
 async def test_every_protected_endpoint_serves_a_caller_with_its_role(
     running: Running, method: str, path: str, role: str, wrong: str
 ) -> None:
-    status, body, _ = await call(running, method, path, headers=bearer(RIGHT_TOKEN[role]))
+    status, body, _ = await call(
+        running, method, path, headers=bearer(RIGHT_TOKEN[role]), json=BODY_FOR.get(path)
+    )
     assert status == 200, body
 
 
@@ -110,7 +115,9 @@ async def test_a_caller_with_several_roles_may_use_each(
     raw["callers"] = [caller("all", sha("all-token"), roles=["query", "auditor", "operator"])]
     running: Running = await start_service(raw)
     for method, path, _, _ in ENDPOINTS:
-        status, body, _ = await call(running, method, path, headers=bearer("all-token"))
+        status, body, _ = await call(
+            running, method, path, headers=bearer("all-token"), json=BODY_FOR.get(path)
+        )
         assert status == 200, (path, body)
 
 

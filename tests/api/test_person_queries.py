@@ -210,3 +210,21 @@ async def test_liveness_and_readiness(running: Running) -> None:
 async def test_unknown_route_is_problem_json_404(running: Running) -> None:
     status, body = await running.get("/v1/nothing-here")
     assert (status, body["code"]) == (404, "not_found")
+
+
+async def test_audit_search_by_post_keeps_the_hetu_out_of_the_url(running: Running) -> None:
+    _, found, _ = await running.query()
+    async with running.session.post(
+        f"{running.base}/v1/audit/search",
+        json={"subject": "010280-952L", "from": "2020-01-01"},
+        headers={"Authorization": f"Bearer {AUDITOR_TOKEN}"},
+    ) as r:
+        body = await r.json()
+    assert r.status == 200
+    assert [row["xroad_message_id"] for row in body["records"]] == [found["xroad_message_id"]]
+    async with running.session.post(
+        f"{running.base}/v1/audit/search",
+        json={"subject": "010280-952L", "limit": 0},
+        headers={"Authorization": f"Bearer {AUDITOR_TOKEN}"},
+    ) as r:
+        assert (r.status, (await r.json())["code"]) == (400, "invalid_request")

@@ -18,6 +18,7 @@ from xroad_vtj.audit.config import AuditConfig
 from xroad_vtj.audit.pg_schema import SCHEMA_VERSION, migrate
 from xroad_vtj.audit.store import AuditStore, open_store
 from xroad_vtj.errors import AuditUnavailable
+from xroad_vtj.metrics import Metrics
 
 pytestmark = pytest.mark.postgres
 
@@ -125,4 +126,24 @@ async def test_the_store_reconnects_after_the_server_drops_its_connections(
     await store.append_intent(intent(2))
     await store.ping()
     assert [r["xroad_message_id"] for r in await store.search()] == ["msg-1", "msg-2"]
+    assert (await store.verify()).ok
+
+
+async def test_appends_fail_while_the_role_may_not_write_and_readiness_recovers_by_itself(
+    store: AuditStore, pg_db: PgDatabase, metrics: Metrics
+) -> None:
+    revoke = sql.SQL("REVOKE INSERT ON xroad_vtj_audit.record FROM {}").format(sql.Identifier(pg_db.app_role))
+    grant = sql.SQL("GRANT INSERT ON xroad_vtj_audit.record TO {}").format(sql.Identifier(pg_db.app_role))
+    await store.ping()
+    with psycopg.connect(pg_db.admin_dsn, autocommit=True) as conn:
+        conn.execute(revoke)
+        with pytest.raises(AuditUnavailable):
+            await store.append_intent(intent(1))
+        assert metrics.registry.get_sample_value("xroad_vtj_audit_append_failures_total") == 1
+        with pytest.raises(AuditUnavailable):
+            await store.ping()
+        conn.execute(grant)
+    await store.ping()
+    await store.append_intent(intent(2))
+    assert [r["xroad_message_id"] for r in await store.search()] == ["msg-2"]
     assert (await store.verify()).ok

@@ -67,17 +67,24 @@ async def test_a_failing_write_answers_audit_unavailable_and_the_store_recovers(
 ) -> None:
     assert sqlite_config.sqlite_path is not None
     conn = sqlite3.connect(sqlite_config.sqlite_path, isolation_level=None)
-    conn.execute(
-        "CREATE TRIGGER broken BEFORE INSERT ON audit_record BEGIN SELECT RAISE(ABORT, 'disk trouble'); END"
-    )
+    for table in ("audit_record", "audit_probe"):  # every write fails, as on a full disk
+        conn.execute(
+            f"CREATE TRIGGER broken_{table} BEFORE INSERT ON {table}"
+            " BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+        )
+    await sqlite_store.ping()  # nothing failed yet: the cheap check
     results = await asyncio.gather(
         *(sqlite_store.append_intent(intent(i)) for i in range(5)), return_exceptions=True
     )
     assert all(isinstance(r, AuditUnavailable) for r in results)
-    assert "disk trouble" not in str(results[0])
+    assert "disk full" not in str(results[0])
     assert metrics.registry.get_sample_value("xroad_vtj_audit_append_failures_total") == 5
-    conn.execute("DROP TRIGGER broken")
+    with pytest.raises(AuditUnavailable):
+        await sqlite_store.ping()  # not ready while writes fail
+    for table in ("audit_record", "audit_probe"):
+        conn.execute(f"DROP TRIGGER broken_{table}")
     conn.close()
+    await sqlite_store.ping()  # ready again by itself, before any query came
     await sqlite_store.append_intent(intent(9))
     assert [r["xroad_message_id"] for r in await sqlite_store.search()] == ["msg-9"]
     assert sqlite_chain(sqlite_config.sqlite_path).ok

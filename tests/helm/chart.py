@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import functools
+import hashlib
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -16,6 +18,7 @@ from helm_python import chart as hc
 from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.metrics_core import Metric
 
+from xroad_vtj.config import Config, parse_config
 from xroad_vtj.metrics import Metrics
 
 REPO = Path(__file__).resolve().parents[2]
@@ -97,6 +100,50 @@ def _render(values_json: str, chart_dir: Path) -> Rendered:
             continue
         objects.extend(doc for doc in yaml.safe_load_all(manifests[path]) if doc)
     return Rendered(tuple(objects), notes)
+
+
+# Stand-ins for what an existingSecret would hold: only the files the service reads while loading its config.
+_EXISTING_SECRET_FILES = {
+    "vtj": "not-a-real-password",
+    "db": "postgresql://xroad_vtj@db.example.internal/audit",
+}
+
+
+def _stand_in(directory: str, key: str) -> str:
+    if directory == "callers":
+        # A distinct hash per caller: the service refuses two callers sharing one token.
+        return hashlib.sha256(key.encode()).hexdigest()
+    return _EXISTING_SECRET_FILES.get(directory, "placeholder")
+
+
+def service_config(rendered: Rendered, root: Path) -> Config:
+    """The rendered config.yaml loaded by the service's own loader, with the pod's secret files under `root`.
+
+    Chart-made secrets are written with the data the chart put in them; an existingSecret's files get
+    stand-ins. Every path under the secrets directory is moved to `root`, as the mount would place them.
+    """
+    written: set[Path] = set()
+    for volume in rendered.pod_spec["volumes"]:
+        if "secret" not in volume:
+            continue
+        directory = volume["name"].removeprefix("secret-")
+        made = [s for s in rendered.all("Secret") if s["metadata"]["name"] == volume["secret"]["secretName"]]
+        for key, value in (made[0]["data"] if made else {}).items():
+            target = root / directory / key
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(base64.b64decode(value))
+            written.add(target)
+    text = rendered.one("ConfigMap", FULLNAME)["data"]["config.yaml"]
+    raw = yaml.safe_load(text.replace(f"{SECRETS_DIR}/", f"{root}/"))
+    for line in text.splitlines():
+        _, _, value = line.partition(f"{SECRETS_DIR}/")
+        if not value:
+            continue
+        target = root / value.strip().strip("'\"")
+        if target not in written:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(_stand_in(target.parent.name, target.name))
+    return parse_config(raw, root, environ={})
 
 
 def load_values(path: Path) -> Manifest:

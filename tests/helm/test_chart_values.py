@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -124,14 +123,6 @@ def test_every_object_in_the_schema_is_closed() -> None:
 def test_schema_knows_every_default_value() -> None:
     """values.yaml itself passes (a key missing from the schema would be refused at once)."""
     render(with_minimal({}))
-
-
-@pytest.fixture(scope="module")
-def schemaless_chart(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The chart without values.schema.json: shows that the templates refuse the same values themselves."""
-    target = tmp_path_factory.mktemp("chart") / "xroad-vtj"
-    shutil.copytree(CHART_DIR, target, ignore=shutil.ignore_patterns("values.schema.json"))
-    return target
 
 
 @pytest.mark.parametrize(

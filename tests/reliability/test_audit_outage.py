@@ -69,11 +69,6 @@ async def test_a_read_only_sqlite_store_refuses_queries_sends_nothing_and_recove
     assert (status, report["ok"]) == (200, True)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="store: SqliteAuditStore.ping() only reads (BEGIN IMMEDIATE; SELECT; COMMIT writes nothing), so "
-    "/readyz stays 200 while every append fails; ping must prove a write reaches the disk",
-)
 async def test_readiness_fails_while_the_sqlite_store_cannot_write(running: Running, tmp_path: Path) -> None:
     assert await answered(running)
     with immutable(sqlite_files(tmp_path)):
@@ -82,12 +77,6 @@ async def test_readiness_fails_while_the_sqlite_store_cannot_write(running: Runn
         assert (status, body["checks"]["audit_store"]) == (503, "unavailable")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="store: a writer connection reopened while the file is not writable silently opens read-only "
-    "(sqlite3 falls back to O_RDONLY) and is kept; the first append after recovery then fails with "
-    "SQLITE_READONLY. Open the writer with mode=rw (fail instead of falling back) or drop a read-only one",
-)
 async def test_the_first_query_after_the_sqlite_store_is_writable_again_is_served(
     running: Running, tmp_path: Path
 ) -> None:

@@ -54,9 +54,11 @@ def period_of(moment: datetime) -> int:
 
 def iso(moment: datetime) -> str:
     """Fixed-width ISO 8601 in UTC (so that text order is time order)."""
-    if moment.tzinfo is None:
-        raise ValueError("audit times must be timezone-aware")
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if moment.tzinfo is not UTC:
+        if moment.tzinfo is None:
+            raise ValueError("audit times must be timezone-aware")
+        moment = moment.astimezone(UTC)
+    return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def parse_iso(text: str) -> datetime:

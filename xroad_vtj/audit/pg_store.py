@@ -32,7 +32,7 @@ from xroad_vtj.audit.verify import ChainResult, Row, walk_log
 from xroad_vtj.errors import AuditUnavailable
 
 MAX_BATCH = 1024
-POOL_TIMEOUT_SECONDS = 5.0
+POOL_TIMEOUT_SECONDS = 3.0  # how long an append may wait for a connection before answering 503
 CONNECT_OPTIONS = "-c statement_timeout=30000 -c idle_in_transaction_session_timeout=60000"
 
 AConn = psycopg.AsyncConnection[tuple[Any, ...]]
@@ -66,22 +66,25 @@ class _Chainer:
 
     async def append(self, bodies: Sequence[str], periods: Sequence[int] | None = None) -> list[int]:
         now_period = period_of(utcnow())
-        rows = []
-        out = []
+        seqs: list[int] = []
+        periods_out: list[int] = []
+        hashes: list[bytes] = []
         for i, body in enumerate(bodies):
             self.seq += 1
             self.period = max(self.period, periods[i] if periods is not None else now_period)
             await self.store._ensure_partition(self.conn, self.period)
             self.prev = record_hash(self.prev, self.seq, self.period, body.encode())
-            rows.append((self.seq, self.period, body, self.prev))
-            out.append(self.seq)
-        if rows:
-            async with self.conn.cursor() as cur:
-                await cur.executemany(
-                    "INSERT INTO xroad_vtj_audit.record (seq, period, body, hash) VALUES (%s, %s, %s, %s)",
-                    rows,
-                )
-        return out
+            seqs.append(self.seq)
+            periods_out.append(self.period)
+            hashes.append(self.prev)
+        if seqs:
+            # one statement (one round trip) for the whole batch
+            await self.conn.execute(
+                "INSERT INTO xroad_vtj_audit.record (seq, period, body, hash)"
+                " SELECT * FROM unnest(%b::bigint[], %b::integer[], %b::text[], %b::bytea[])",
+                (seqs, periods_out, list(bodies), hashes),
+            )
+        return seqs
 
 
 class PostgresAuditStore(AuditStore):
@@ -106,7 +109,11 @@ class PostgresAuditStore(AuditStore):
             max_size=8,
             open=False,
             timeout=POOL_TIMEOUT_SECONDS,
-            kwargs={"autocommit": True, "options": CONNECT_OPTIONS},
+            kwargs={
+                "autocommit": True,
+                "options": CONNECT_OPTIONS,
+                "connect_timeout": int(POOL_TIMEOUT_SECONDS),
+            },
             check=AsyncConnectionPool.check_connection,
             name="xroad-vtj-audit",
         )
@@ -267,10 +274,25 @@ class PostgresAuditStore(AuditStore):
         return result
 
     async def ping(self) -> None:
-        async with self._connection() as conn:
-            await conn.execute("SELECT 1")
         if self._writer is None or self._writer.done():
             raise AuditUnavailable("the audit writer is not running")
+        if not self.degraded:
+            async with self._connection() as conn:
+                await conn.execute("SELECT 1")
+            return
+
+        try:  # a real insert under the log's lock, rolled back: rights, partition and WAL all work
+            async with self._connection() as conn, conn.transaction(force_rollback=True):
+                await conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+                await self._ensure_partition(conn, period_of(utcnow()))
+                await conn.execute(
+                    "INSERT INTO xroad_vtj_audit.record (seq, period, body, hash) VALUES (-1, %s, %s, %s)",
+                    (period_of(utcnow()), '{"kind":"probe"}', GENESIS),
+                )
+        except _DB_ERRORS as e:
+            self._partitions.clear()
+            raise _unavailable(e) from None
+        self.degraded = False
 
     async def mark_unfinished_unknown(self, older_than: datetime | None = None) -> int:
         bound = iso(older_than) if older_than is not None else None
@@ -278,22 +300,28 @@ class PostgresAuditStore(AuditStore):
 
         async def mark(conn: AConn, chainer: _Chainer) -> int:
             cur = await conn.execute(
+                "SELECT body FROM xroad_vtj_audit.record WHERE kind = 'event' ORDER BY seq DESC LIMIT 1000"
+            )
+            window = codec.sweep_window_start(r[0] for r in await cur.fetchall())
+            cur = await conn.execute(
                 """SELECT i.audit_id FROM xroad_vtj_audit.record AS i
-                   WHERE i.kind = 'intent'
+                   WHERE i.kind = 'intent' AND i.requested_at >= %s
                      AND NOT EXISTS (SELECT 1 FROM xroad_vtj_audit.record AS o
                                      WHERE o.audit_id = i.audit_id AND o.kind = 'outcome')
                      AND (i.instance = %s OR i.requested_at < %s)
                    ORDER BY i.seq""",
-                (instance, bound),
+                (window, instance, bound),
             )
             ids = [r[0] for r in await cur.fetchall()]
             now = utcnow()
-            await chainer.append([codec.unknown_outcome_body({"audit_id": a}, instance, now) for a in ids])
+            bodies = [codec.unknown_outcome_body({"audit_id": a}, instance, now) for a in ids]
+            await chainer.append([*bodies, codec.sweep_event_body(instance, older_than, len(ids))])
             return len(ids)
 
         count: int = await self.write_call(mark)
-        if count and self.metrics is not None:
+        if self.metrics is not None:
             self.metrics.audit_appends.labels("outcome").inc(count)
+            self.metrics.audit_appends.labels("event").inc()
         return count
 
     # --- reads -------------------------------------------------------------------------------------------
@@ -428,11 +456,15 @@ def check_pg_chain(dsn: str, remember: Collection[int] = ()) -> ChainResult:
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         first_row = conn.execute("SELECT min(seq) FROM xroad_vtj_audit.record").fetchone()
         first: int | None = first_row[0] if first_row else None
-        with conn.cursor(name="xroad_vtj_audit_verify") as cur:
+        with conn.cursor(name="xroad_vtj_audit_verify", binary=True) as cur:
             cur.itersize = 20_000
 
             def rows() -> Iterable[Row]:
-                cur.execute("SELECT seq, period, body, hash FROM xroad_vtj_audit.record ORDER BY seq")
+                # the server hashes each body (sha256 of its UTF-8 bytes) while this process walks the chain
+                cur.execute(
+                    "SELECT seq, period, sha256(convert_to(body, 'UTF8')), hash"
+                    " FROM xroad_vtj_audit.record ORDER BY seq"
+                )
                 return cur
 
             def events() -> Iterable[str]:
@@ -443,13 +475,16 @@ def check_pg_chain(dsn: str, remember: Collection[int] = ()) -> ChainResult:
                     )
                 )
 
-            return walk_log(first, events, rows, remember)
+            return walk_log(first, events, rows, remember, digests=True)
 
 
 def pg_retention(admin_dsn: str, instance: str, years: int) -> RetentionResult:
     """Retention as the schema owner: one transaction under the log's lock (see :mod:`retention`)."""
     keep_from = retention.keep_from_period(utcnow(), years)
     with psycopg.connect(admin_dsn) as conn:
+        # detaching takes an exclusive lock on the table while appends wait for the log's lock: give up
+        # rather than stall the service behind a long-running reader
+        conn.execute("SET LOCAL lock_timeout = '5s'")
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
         row = conn.execute(
             "SELECT min(seq), max(seq), count(*) FROM xroad_vtj_audit.record WHERE period < %s", (keep_from,)

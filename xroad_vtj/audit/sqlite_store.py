@@ -65,6 +65,9 @@ CREATE INDEX IF NOT EXISTS audit_record_subject ON audit_record (subject_index);
 CREATE INDEX IF NOT EXISTS audit_record_kind_time ON audit_record (kind, requested_at);
 CREATE INDEX IF NOT EXISTS audit_record_period ON audit_record (period);
 
+-- Not evidence: one row that readiness probes rewrite to prove the file takes writes again after a failure.
+CREATE TABLE IF NOT EXISTS audit_probe (id INTEGER PRIMARY KEY CHECK (id = 1), at TEXT NOT NULL);
+
 CREATE TABLE IF NOT EXISTS audit_checkpoint (
     seq        INTEGER NOT NULL,
     created_at TEXT    NOT NULL,
@@ -96,18 +99,12 @@ BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;
 """
 
 
-def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+def connect(path: Path) -> sqlite3.Connection:
     """A connection in autocommit mode (transactions are explicit), WAL, durable commits."""
-    if readonly:
-        conn = sqlite3.connect(
-            f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
-        )
-    else:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    if not readonly:
-        conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = FULL")
     return conn
 
@@ -182,7 +179,9 @@ def check_sqlite_chain(conn: sqlite3.Connection, remember: Collection[int] = ())
                 r[0]
                 for r in conn.execute("SELECT body FROM audit_record WHERE kind = 'event' ORDER BY seq DESC")
             ),
-            lambda: conn.execute("SELECT seq, period, body, hash FROM audit_record ORDER BY seq"),
+            lambda: conn.execute(
+                "SELECT seq, period, CAST(body AS BLOB), hash FROM audit_record ORDER BY seq"
+            ),
             remember,
         )
     finally:
@@ -205,6 +204,12 @@ def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | Non
         future.set_exception(error)
     else:
         future.set_result(result)
+
+
+def _notify(job: _Job, result: Any, error: BaseException | None) -> None:
+    """Hand the result to the waiter's event loop (from the writer thread)."""
+    with contextlib.suppress(RuntimeError):  # that loop is closed: nobody is waiting any more
+        job.loop.call_soon_threadsafe(_settle, job.future, result, error)
 
 
 class _Writer:
@@ -279,10 +284,10 @@ class _Writer:
             self._drop_connection()
             error = _unavailable(e)
             for j in batch:
-                j.loop.call_soon_threadsafe(_settle, j.future, None, error)
+                _notify(j, None, error)
             return
         for j, seq in zip(batch, seqs, strict=True):
-            j.loop.call_soon_threadsafe(_settle, j.future, seq, None)
+            _notify(j, seq, None)
 
     def _run_call(self, job: _Job) -> None:
         assert job.call is not None
@@ -298,9 +303,9 @@ class _Writer:
         except Exception as e:
             if isinstance(e, sqlite3.Error):
                 self._drop_connection()
-            job.loop.call_soon_threadsafe(_settle, job.future, None, _unavailable(e))
+            _notify(job, None, _unavailable(e))
             return
-        job.loop.call_soon_threadsafe(_settle, job.future, result, None)
+        _notify(job, result, None)
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
@@ -426,31 +431,43 @@ class SqliteAuditStore(AuditStore):
         return result
 
     async def ping(self) -> None:
-        await self.write_call(lambda conn: head(conn))
+        if not self.degraded:
+            await self.write_call(head)  # the write lock can be taken and the log read
+            return
+
+        def probe(conn: sqlite3.Connection) -> None:
+            conn.execute("INSERT OR REPLACE INTO audit_probe (id, at) VALUES (1, ?)", (iso(utcnow()),))
+
+        await self.write_call(probe)  # committed and fsynced: the disk takes writes again
+        self.degraded = False
 
     async def mark_unfinished_unknown(self, older_than: datetime | None = None) -> int:
         bound = iso(older_than) if older_than is not None else None
         instance = self.instance
 
         def mark(conn: sqlite3.Connection) -> int:
+            events = conn.execute(
+                "SELECT body FROM audit_record WHERE kind = 'event' ORDER BY seq DESC LIMIT 1000"
+            )
+            window = codec.sweep_window_start(r[0] for r in events)
             rows = conn.execute(
                 """SELECT i.audit_id FROM audit_record AS i
-                   WHERE i.kind = 'intent'
+                   WHERE i.kind = 'intent' AND i.requested_at >= ?
                      AND NOT EXISTS (SELECT 1 FROM audit_record AS o
                                      WHERE o.audit_id = i.audit_id AND o.kind = 'outcome')
                      AND (json_extract(i.body, '$.instance') = ? OR i.requested_at < ?)
                    ORDER BY i.seq""",
-                (instance, bound),
+                (window, instance, bound),
             ).fetchall()
             now = utcnow()
-            insert_chained(
-                conn, [codec.unknown_outcome_body({"audit_id": r[0]}, instance, now) for r in rows]
-            )
+            bodies = [codec.unknown_outcome_body({"audit_id": r[0]}, instance, now) for r in rows]
+            insert_chained(conn, [*bodies, codec.sweep_event_body(instance, older_than, len(rows))])
             return len(rows)
 
         count = await self.write_call(mark)
-        if count and self.metrics is not None:
+        if self.metrics is not None:
             self.metrics.audit_appends.labels("outcome").inc(count)
+            self.metrics.audit_appends.labels("event").inc()
         return count
 
     async def _head(self) -> tuple[int, bytes]:

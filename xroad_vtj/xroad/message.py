@@ -269,8 +269,34 @@ def _identifier_parts(element: etree._Element, field: str) -> tuple[str, dict[st
     return object_type, parts
 
 
+# Every response echoes the same few identifiers: remember the checked ones by their raw parts (bounded, as the
+# keys come from the network), so that the regular-expression checks run once per distinct identifier.
+_IDENTIFIER_CACHE: dict[tuple[str, str, tuple[tuple[str, str], ...]], ClientId | ServiceId] = {}
+_IDENTIFIER_CACHE_SIZE = 256
+
+
+def _cached_identifier(field: str, element: etree._Element) -> ClientId | ServiceId:
+    object_type, parts = _identifier_parts(element, field)
+    key = (field, object_type, tuple(parts.items()))
+    found = _IDENTIFIER_CACHE.get(key)
+    if found is None:
+        found = (
+            _client_from_parts(object_type, parts)
+            if field == "client"
+            else _service_from_parts(object_type, parts, field)
+        )
+        if len(_IDENTIFIER_CACHE) < _IDENTIFIER_CACHE_SIZE:
+            _IDENTIFIER_CACHE[key] = found
+    return found
+
+
 def _client_id(element: etree._Element) -> ClientId:
-    object_type, parts = _identifier_parts(element, "client")
+    found = _cached_identifier("client", element)
+    assert isinstance(found, ClientId)
+    return found
+
+
+def _client_from_parts(object_type: str, parts: dict[str, str]) -> ClientId:
     subsystem = parts.get("subsystemCode")
     if "serviceCode" in parts or "serviceVersion" in parts:
         raise _invalid("header field client has service parts")
@@ -284,7 +310,12 @@ def _client_id(element: etree._Element) -> ClientId:
 
 def parse_service_id(element: etree._Element, field: str = "service") -> ServiceId:
     """A ``XRoadServiceIdentifierType`` element (``id:objectType="SERVICE"``) as a ServiceId."""
-    object_type, parts = _identifier_parts(element, field)
+    found = _cached_identifier(field, element)
+    assert isinstance(found, ServiceId)
+    return found
+
+
+def _service_from_parts(object_type: str, parts: dict[str, str], field: str) -> ServiceId:
     if object_type != "SERVICE":
         raise _invalid(f"header field {field} has an objectType other than SERVICE")
     if "serviceCode" not in parts:

@@ -63,6 +63,27 @@ app.kubernetes.io/part-of: xroad-vtj
 {{- define "xroad-vtj.dataDir" -}}/var/lib/xroad-vtj{{- end }}
 
 {{/*
+The names of the callers that authenticate with a bearer token, whose hash the callers secret holds under the
+caller's name. Chart-made secret: the callers with an entry in secrets.callers.tokenSha256. existingSecret:
+the callers without a certificate identity (cert_subject, cert_fingerprint_sha256), whose token is the only
+way in, and those named in secrets.callers.certificateCallersWithToken. Returns YAML: {names: [...]}.
+*/}}
+{{- define "xroad-vtj.tokenCallers" -}}
+{{- $s := .Values.secrets.callers }}
+{{- $names := list }}
+{{- range .Values.callers }}
+{{- if $s.existingSecret }}
+{{- if or (not (or .cert_subject .cert_fingerprint_sha256)) (has .name $s.certificateCallersWithToken) }}
+{{- $names = append $names .name }}
+{{- end }}
+{{- else if hasKey $s.tokenSha256 .name }}
+{{- $names = append $names .name }}
+{{- end }}
+{{- end }}
+{{- toYaml (dict "names" $names) }}
+{{- end }}
+
+{{/*
 The secret volumes: name (volume, directory and secret-name suffix), whether the pod needs it, and whether
 the chart creates it (no existingSecret). Returns YAML: a list of {name, secretName, create}.
 */}}
@@ -72,7 +93,8 @@ the chart creates it (no existingSecret). Returns YAML: a list of {name, secretN
 {{- $wanted := list }}
 {{- $wanted = append $wanted (list "vtj" $s.vtj.existingSecret true) }}
 {{- $wanted = append $wanted (list "audit" $s.audit.existingSecret true) }}
-{{- $wanted = append $wanted (list "callers" $s.callers.existingSecret (gt (len .Values.callers) 0)) }}
+{{- $tokenCallers := (include "xroad-vtj.tokenCallers" . | fromYaml).names }}
+{{- $wanted = append $wanted (list "callers" $s.callers.existingSecret (gt (len $tokenCallers) 0)) }}
 {{- $wanted = append $wanted (list "db" $s.database.existingSecret (eq .Values.config.audit.backend "postgresql")) }}
 {{- $wanted = append $wanted (list "xroad-tls" $s.xroadTls.existingSecret $s.xroadTls.enabled) }}
 {{- $wanted = append $wanted (list "server-tls" $s.serverTls.existingSecret $s.serverTls.enabled) }}
@@ -150,9 +172,20 @@ Secrets are never inlined: every secret key points to a file in a mounted secret
 {{- end }}
 {{- $_ := set $audit "previous_data_key_files" $previous }}
 {{- $_ := set $audit "checkpoint_dir" (printf "%s/checkpoints" $data) }}
+{{- $tokenCallers := (include "xroad-vtj.tokenCallers" . | fromYaml).names }}
 {{- $callers := list }}
-{{- range .Values.callers }}
-{{- $callers = append $callers (dict "name" .name "token_sha256_file" (printf "%s/callers/%s" $sec .name) "roles" .roles "products" (default (list) .products)) }}
+{{- range $raw := .Values.callers }}
+{{- $caller := dict "name" $raw.name "roles" $raw.roles "products" (default (list) $raw.products) }}
+{{- if has $raw.name $tokenCallers }}
+{{- $_ := set $caller "token_sha256_file" (printf "%s/callers/%s" $sec $raw.name) }}
+{{- end }}
+{{- /* Only the keys given: a key left out keeps the service's default; a null quota switches it off. */}}
+{{- range $key := list "cert_subject" "cert_fingerprint_sha256" "reveal_protected_addresses" "purpose_pattern" "quotas" }}
+{{- if hasKey $raw $key }}
+{{- $_ := set $caller $key (deepCopy (get $raw $key)) }}
+{{- end }}
+{{- end }}
+{{- $callers = append $callers $caller }}
 {{- end }}
 {{- $cfg := dict "server" $server "xroad" $xroad "vtj" $vtj "audit" $audit "callers" $callers }}
 {{- if $c.logging }}
@@ -189,11 +222,46 @@ template that depends on them, so `helm template` fails before anything is appli
 {{- if and (not $sqlite) (not $s.database.existingSecret) (not $s.database.dsn) }}
 {{- fail "secrets.database: config.audit.backend postgresql needs existingSecret or dsn" }}
 {{- end }}
+{{- $callerNames := list }}
+{{- range .Values.callers }}
+{{- $callerNames = append $callerNames .name }}
+{{- end }}
+{{- $certCallers := list }}
+{{- range .Values.callers }}
+{{- if or .cert_subject .cert_fingerprint_sha256 }}
+{{- $certCallers = append $certCallers .name }}
+{{- end }}
+{{- end }}
+{{- range $s.callers.certificateCallersWithToken }}
+{{- if not $s.callers.existingSecret }}
+{{- fail "secrets.callers.certificateCallersWithToken goes with existingSecret only (a chart-made secret takes the tokens of tokenSha256)" }}
+{{- end }}
+{{- if not (has . $certCallers) }}
+{{- fail (printf "secrets.callers.certificateCallersWithToken names %s, which is no caller with cert_subject or cert_fingerprint_sha256" .) }}
+{{- end }}
+{{- end }}
 {{- if not $s.callers.existingSecret }}
 {{- range .Values.callers }}
-{{- if not (hasKey $s.callers.tokenSha256 .name) }}
-{{- fail (printf "secrets.callers.tokenSha256 has no entry for caller %s (or set secrets.callers.existingSecret)" .name) }}
+{{- if not (or (hasKey $s.callers.tokenSha256 .name) .cert_subject .cert_fingerprint_sha256) }}
+{{- fail (printf "secrets.callers.tokenSha256 has no entry for caller %s (or set secrets.callers.existingSecret, or give the caller cert_subject or cert_fingerprint_sha256)" .name) }}
 {{- end }}
+{{- end }}
+{{- range $name, $_ := $s.callers.tokenSha256 }}
+{{- if not (has $name $callerNames) }}
+{{- fail (printf "secrets.callers.tokenSha256 has an entry for %s, which is no caller" $name) }}
+{{- end }}
+{{- end }}
+{{- $hashes := list }}
+{{- range $name, $hash := $s.callers.tokenSha256 }}
+{{- $hashes = append $hashes (lower $hash) }}
+{{- end }}
+{{- if ne (len $hashes) (len (uniq $hashes)) }}
+{{- fail "secrets.callers.tokenSha256: two callers share one token; give each caller its own" }}
+{{- end }}
+{{- end }}
+{{- range .Values.callers }}
+{{- if and (or .cert_subject .cert_fingerprint_sha256) (not (and $s.serverTls.enabled $s.serverTls.clientAuth)) }}
+{{- fail (printf "caller %s is matched by its client certificate: set secrets.serverTls.enabled and secrets.serverTls.clientAuth (with caCrt, the CA of the callers' certificates)" .name) }}
 {{- end }}
 {{- end }}
 {{- if and $s.xroadTls.enabled (not $s.xroadTls.existingSecret) }}

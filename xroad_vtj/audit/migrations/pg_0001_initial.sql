@@ -4,24 +4,44 @@
 
 CREATE SCHEMA IF NOT EXISTS xroad_vtj_audit;
 
--- One row per record; the searchable columns are generated from the hashed body, so they cannot disagree
--- with it. seq is unique by construction (one writer at a time under an advisory lock) and checked by verify;
--- a unique index across partitions would need the partition key in it.
+-- One row per record. seq is unique by construction (one writer at a time under an advisory lock) and
+-- checked by verify; a unique index across partitions would need the partition key in it.
+-- The searchable columns after hash are always filled from the hashed body by the record_fill trigger (one
+-- JSON parse per row; generated columns would parse once per column), so they cannot disagree with it.
 CREATE TABLE xroad_vtj_audit.record (
     seq              bigint  NOT NULL,
     period           integer NOT NULL,
     body             text    NOT NULL,
     hash             bytea   NOT NULL,
-    kind             text GENERATED ALWAYS AS ((body::jsonb) ->> 'kind') STORED,
-    audit_id         text GENERATED ALWAYS AS ((body::jsonb) ->> 'audit_id') STORED,
-    instance         text GENERATED ALWAYS AS ((body::jsonb) ->> 'instance') STORED,
-    xroad_message_id text GENERATED ALWAYS AS ((body::jsonb) ->> 'xroad_message_id') STORED,
-    caller           text GENERATED ALWAYS AS ((body::jsonb) ->> 'caller') STORED,
-    end_user         text GENERATED ALWAYS AS ((body::jsonb) ->> 'end_user') STORED,
-    subject_index    text GENERATED ALWAYS AS ((body::jsonb) ->> 'subject_index') STORED,
-    requested_at     text GENERATED ALWAYS AS ((body::jsonb) ->> 'requested_at') STORED,
+    kind             text,
+    audit_id         text,
+    instance         text,
+    xroad_message_id text,
+    caller           text,
+    end_user         text,
+    subject_index    text,
+    requested_at     text,
     PRIMARY KEY (period, seq)
 ) PARTITION BY RANGE (period);
+
+CREATE FUNCTION xroad_vtj_audit.fill_columns() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    j jsonb := NEW.body::jsonb;
+BEGIN
+    NEW.kind := j ->> 'kind';
+    NEW.audit_id := j ->> 'audit_id';
+    NEW.instance := j ->> 'instance';
+    NEW.xroad_message_id := j ->> 'xroad_message_id';
+    NEW.caller := j ->> 'caller';
+    NEW.end_user := j ->> 'end_user';
+    NEW.subject_index := j ->> 'subject_index';
+    NEW.requested_at := j ->> 'requested_at';
+    RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER record_fill BEFORE INSERT ON xroad_vtj_audit.record
+    FOR EACH ROW EXECUTE FUNCTION xroad_vtj_audit.fill_columns();
 
 CREATE INDEX record_seq ON xroad_vtj_audit.record (seq);
 CREATE INDEX record_audit_id ON xroad_vtj_audit.record (audit_id, kind);
