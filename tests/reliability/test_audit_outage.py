@@ -88,7 +88,7 @@ async def test_the_first_query_after_the_sqlite_store_is_writable_again_is_serve
 
 
 @pytest.mark.slow
-async def test_a_full_disk_refuses_queries_sends_nothing_and_the_service_recovers_when_space_is_back(
+async def test_a_full_disk_fails_readiness_refuses_queries_sends_nothing_and_recovers_when_space_is_back(
     simulator: Sim, tmp_path: Path
 ) -> None:
     config = write_config(base_config(tmp_path, simulator.url), tmp_path / "config.yaml")
@@ -100,6 +100,10 @@ async def test_a_full_disk_refuses_queries_sends_nothing_and_the_service_recover
         async with session.post(f"{service.base}/v1/person-queries", json=payload, headers=headers) as r:
             return r.status, (await r.json(content_type=None)).get("code")
 
+    async def readyz(session: aiohttp.ClientSession) -> int:
+        async with session.get(f"{service.base}/readyz") as r:
+            return r.status
+
     try:
         async with aiohttp.ClientSession() as session:
             assert (await query(session))[0] == 200
@@ -109,12 +113,14 @@ async def test_a_full_disk_refuses_queries_sends_nothing_and_the_service_recover
             for _ in range(3):
                 assert await query(session) == (503, "audit_unavailable")
             assert len(simulator.received) == sent
+            assert await readyz(session) == 503
             resource.prlimit(service.pid, resource.RLIMIT_FSIZE, limits)  # space is back
 
-            async def served() -> bool:
-                return (await query(session))[0] == 200
+            async def ready() -> bool:
+                return await readyz(session) == 200
 
-            await eventually(served)
+            await eventually(ready)  # by itself, before any query
+            assert (await query(session))[0] == 200
     finally:
         await service.stop()
     code, _, err = await cli("audit", "verify", "--config", str(config))
