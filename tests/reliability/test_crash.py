@@ -34,13 +34,23 @@ KILL_AFTER_RECEIVED = 30
 END_USER = "crash-test"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AuditBackend]:
-    if request.param == "sqlite":
-        yield sqlite_backend(tmp_path)
+# (backend, instance_id): None is the default name, host name + pid, which is new after the restart; the
+# stable-name path does not depend on the backend, so SQLite alone covers it.
+CASES = [
+    pytest.param(("sqlite", None), id="sqlite-default-instance-name"),
+    pytest.param(("sqlite", "replica-1"), id="sqlite-stable-instance-name"),
+    pytest.param(("postgresql", None), id="postgresql-default-instance-name", marks=pytest.mark.postgres),
+]
+
+
+@pytest.fixture(params=CASES)
+def case(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[AuditBackend, str | None]]:
+    name, instance_id = request.param
+    if name == "sqlite":
+        yield sqlite_backend(tmp_path), instance_id
         return
     with own_database(admin_dsn()) as dsn:
-        yield AuditBackend("postgresql", pg_section(dsn, tmp_path / "keys"), dsn)
+        yield AuditBackend("postgresql", pg_section(dsn, tmp_path / "keys"), dsn), instance_id
 
 
 async def one_query(session: aiohttp.ClientSession, base: str, i: int) -> tuple[int, dict[str, Any]] | None:
@@ -57,18 +67,10 @@ async def one_query(session: aiohttp.ClientSession, base: str, i: int) -> tuple[
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "instance_id",
-    [
-        pytest.param(None, id="default-instance-name"),  # host name + pid: a new name after the restart
-        pytest.param("replica-1", id="stable-instance-name"),
-    ],
-)
 async def test_sigkill_under_load_leaves_every_sent_query_audited_and_the_chain_valid(
-    simulator: Sim, tmp_path: Path, backend: AuditBackend, instance_id: str | None
+    simulator: Sim, tmp_path: Path, case: tuple[AuditBackend, str | None]
 ) -> None:
-    if backend.name == "postgresql" and instance_id is not None:
-        pytest.skip("the stable-name path does not depend on the backend; SQLite covers it")
+    backend, instance_id = case
     raw = base_config(
         tmp_path,
         simulator.url,
