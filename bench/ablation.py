@@ -12,6 +12,8 @@ Variants:
   writer thread or written: what the SQLite writer, its thread hand-offs and the commits cost.
 - ``no-request-log``: log level warning, so that the one info line per request is not written.
 - ``baseline``: the raw forwarder of ``bench/baseline.py``, for reference.
+- ``full+uvloop``, ``baseline+uvloop``: the same on uvloop's event loop (``pip install uvloop``; not a
+  dependency of the service), to see what a faster event loop would buy each.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import json
 import shutil
 import statistics
 import sys
+import time
 from pathlib import Path
 
 from bench.common import (
@@ -37,7 +40,8 @@ from bench.common import (
 )
 from bench.throughput import run_wrk
 
-VARIANTS = ("full", "no-audit-writes", "no-request-log", "baseline")
+VARIANTS = ("full", "no-audit-writes", "no-request-log", "baseline", "full+uvloop", "baseline+uvloop")
+DEFAULT_VARIANTS = VARIANTS[:4]
 
 
 def serve_variant(variant: str, config_path: Path) -> None:
@@ -47,8 +51,9 @@ def serve_variant(variant: str, config_path: Path) -> None:
     from xroad_vtj.config import load_config
     from xroad_vtj.logging import configure_logging
 
-    if variant == "full":
+    if variant.startswith("full"):
         _count_commits()
+        _time_stages()
     if variant == "no-audit-writes":
         counter = itertools.count(1)
 
@@ -58,7 +63,45 @@ def serve_variant(variant: str, config_path: Path) -> None:
         SqliteAuditStore._append = append  # type: ignore[method-assign]
     config = load_config(config_path)
     configure_logging("warning" if variant == "no-request-log" else config.log_level)
-    asyncio.run(serve(config))
+    if variant.endswith("+uvloop"):
+        import uvloop
+
+        uvloop.run(serve(config))
+    else:
+        asyncio.run(serve(config))
+
+
+def _time_stages() -> None:
+    """Wall time a query spends awaiting each stage (printed at exit): where the latency of a query goes."""
+    import atexit
+    import json
+    from collections.abc import Awaitable, Callable
+    from typing import Any
+
+    from xroad_vtj import query
+    from xroad_vtj.audit.store import AuditStore
+
+    spent: dict[str, list[float]] = {"append_intent": [], "append_outcome": [], "upstream": []}
+
+    def timed(name: str, fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return await fn(*args, **kwargs)
+            finally:
+                spent[name].append(time.perf_counter() - started)
+
+        return wrapper
+
+    AuditStore.append_intent = timed("append_intent", AuditStore.append_intent)  # type: ignore[method-assign,assignment]
+    AuditStore.append_outcome = timed("append_outcome", AuditStore.append_outcome)  # type: ignore[method-assign,assignment]
+    query.deadline_post = timed("upstream", query.deadline_post)  # type: ignore[attr-defined,assignment]
+
+    def report() -> None:
+        medians = {k: 1000 * statistics.median(v) for k, v in spent.items() if v}
+        print("stage-ms " + json.dumps(medians), flush=True)
+
+    atexit.register(report)
 
 
 def _count_commits() -> None:
@@ -68,21 +111,24 @@ def _count_commits() -> None:
 
     from xroad_vtj.audit import sqlite_store
 
-    counts = {"commits": 0, "records": 0}
+    counts = {"commits": 0, "records": 0, "writer_cpu_seconds": 0.0, "writer_wall_seconds": 0.0}
     commit = sqlite_store._Writer._commit_batch
 
     def counted(self: sqlite_store._Writer, batch: list[sqlite_store._Job]) -> None:
         counts["commits"] += 1
         counts["records"] += len(batch)
+        cpu, wall = time.thread_time(), time.perf_counter()
         commit(self, batch)
+        counts["writer_cpu_seconds"] += time.thread_time() - cpu
+        counts["writer_wall_seconds"] += time.perf_counter() - wall
 
     sqlite_store._Writer._commit_batch = counted  # type: ignore[method-assign]
     atexit.register(lambda: print("group-commit " + json.dumps(counts), flush=True))
 
 
 def _start(variant: str, workdir: Path, sim_port: int) -> tuple[Child, int]:
-    if variant == "baseline":
-        return start_baseline(workdir, sim_port)
+    if variant.startswith("baseline"):
+        return start_baseline(workdir, sim_port, uvloop=variant.endswith("+uvloop"))
     port = free_port()
     home = workdir / variant
     shutil.rmtree(home, ignore_errors=True)
@@ -93,13 +139,15 @@ def _start(variant: str, workdir: Path, sim_port: int) -> tuple[Child, int]:
     return child, port
 
 
-def run(workdir: Path, *, rounds: int, seconds: float) -> dict[str, list[tuple[float, float]]]:
+def run(
+    workdir: Path, *, rounds: int, seconds: float, variants: tuple[str, ...] = DEFAULT_VARIANTS
+) -> dict[str, list[tuple[float, float]]]:
     simulator, sim_port = start_simulator(workdir)
-    results: dict[str, list[tuple[float, float]]] = {v: [] for v in VARIANTS}
-    batches: list[float] = []
+    results: dict[str, list[tuple[float, float]]] = {v: [] for v in variants}
+    batches: list[dict[str, float]] = []
     try:
         for _ in range(rounds):
-            for variant in VARIANTS:
+            for variant in variants:
                 child, port = _start(variant, workdir, sim_port)
                 try:
                     run_wrk(port, 2)
@@ -111,21 +159,37 @@ def run(workdir: Path, *, rounds: int, seconds: float) -> dict[str, list[tuple[f
                     results[variant].append((result.requests_per_second, 1000 * cpu / result.requests))
                 finally:
                     child.stop()
-                if variant == "full":
-                    batches.append(_records_per_commit(child.log))
+                counts = _commit_counts(child.log) if variant == "full" else None
+                if counts is not None:
+                    batches.append(counts)
+                    print(f"median wait per query in full: {_stage_ms(child.log)}", flush=True)
     finally:
         simulator.stop()
-    if batches:
-        print(f"group commit: {statistics.median(batches):.1f} records per commit (median over rounds)")
+    for counts in batches:
+        commits = max(counts["commits"], 1)
+        print(
+            f"group commit (full): {counts['records'] / commits:.1f} records per commit, writer thread "
+            f"{1e6 * counts['writer_cpu_seconds'] / commits:.0f} µs CPU and "
+            f"{1e6 * counts['writer_wall_seconds'] / commits:.0f} µs wall per commit, "
+            f"{2e3 * counts['writer_cpu_seconds'] / max(counts['records'], 1):.2f} ms writer CPU per query"
+        )
     return results
 
 
-def _records_per_commit(log: Path) -> float:
+def _stage_ms(log: Path) -> str:
+    for line in log.read_text(errors="replace").splitlines():
+        if line.startswith("stage-ms "):
+            stages: dict[str, float] = json.loads(line.split(" ", 1)[1])
+            return ", ".join(f"{k} {v:.1f} ms" for k, v in stages.items())
+    return "?"
+
+
+def _commit_counts(log: Path) -> dict[str, float] | None:
     for line in log.read_text(errors="replace").splitlines():
         if line.startswith("group-commit "):
-            counts = json.loads(line.split(" ", 1)[1])
-            return float(counts["records"]) / max(int(counts["commits"]), 1)
-    return float("nan")
+            counts: dict[str, float] = json.loads(line.split(" ", 1)[1])
+            return counts
+    return None
 
 
 def main() -> None:
@@ -133,13 +197,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--workdir", type=Path, default=REPO / "var" / "bench" / "ablation")
+    parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(DEFAULT_VARIANTS))
     parser.add_argument("--serve", choices=VARIANTS, help=argparse.SUPPRESS)
     parser.add_argument("--config", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve_variant(args.serve, args.config)
         return
-    results = run(args.workdir, rounds=args.rounds, seconds=args.seconds)
+    results = run(args.workdir, rounds=args.rounds, seconds=args.seconds, variants=tuple(args.variants))
     print("| variant | req/s (median of rounds) | CPU per request, service process | rounds (req/s) |")
     print("|---|---|---|---|")
     for variant, figures in results.items():

@@ -76,8 +76,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--upstream", required=True)
+    parser.add_argument(
+        "--uvloop", action="store_true", help="run on uvloop (an experiment in bench.ablation)"
+    )
     args = parser.parse_args()
-    asyncio.run(serve(args.port, args.upstream))
+    if args.uvloop:
+        import uvloop
+
+        uvloop.run(serve(args.port, args.upstream))
+    else:
+        asyncio.run(serve(args.port, args.upstream))
 
 
 if __name__ == "__main__":

@@ -207,7 +207,7 @@ def start_service(config: Path, port: int, log: Path) -> Child:
     return child
 
 
-def start_baseline(workdir: Path, simulator_port: int) -> tuple[Child, int]:
+def start_baseline(workdir: Path, simulator_port: int, *, uvloop: bool = False) -> tuple[Child, int]:
     port = free_port()
     argv = [
         PYTHON,
@@ -217,6 +217,7 @@ def start_baseline(workdir: Path, simulator_port: int) -> tuple[Child, int]:
         str(port),
         "--upstream",
         f"http://127.0.0.1:{simulator_port}/",
+        *(["--uvloop"] if uvloop else []),
     ]
     child = Child.spawn("baseline", argv, workdir / "baseline.log")
     wait_port(child, port)

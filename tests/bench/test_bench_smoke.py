@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bench import __main__ as runner
-from bench import baseline, concurrency, protocol, throughput
+from bench import audit, baseline, concurrency, protocol, throughput
 
 
 def test_the_baseline_message_is_split_around_one_message_id() -> None:
@@ -33,6 +33,21 @@ def test_zeep_side_of_the_protocol_comparison_verifies_a_simulator_answer() -> N
     assert person.NykyinenSukunimi.Sukunimi == "Testinen"
 
 
+def test_the_audit_bench_table_is_read_row_by_row() -> None:
+    output = """machine: x86_64, 2 CPUs
+measure                                 result
+--------------------------------------  ------------------------
+SQLite durable appends/s, 1 appender    1,221
+SQLite verify records/s                 255,320
+PostgreSQL                              skipped (no --pg-dsn / XROAD_VTJ_TEST_PG_DSN)
+"""
+    assert audit.parse_table(output) == {
+        "SQLite durable appends/s, 1 appender": "1,221",
+        "SQLite verify records/s": "255,320",
+        "PostgreSQL": "skipped (no --pg-dsn / XROAD_VTJ_TEST_PG_DSN)",
+    }
+
+
 def test_wrk_output_is_read_including_errors() -> None:
     output = """Running 1s test @ http://127.0.0.1:1/v1/person-queries
   Latency Distribution
@@ -52,7 +67,10 @@ Requests/sec:   1234.00
 def test_a_quick_run_of_the_whole_suite_completes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     if shutil.which("wrk") is None:
         pytest.skip("wrk is not installed")
-    runner.main(["--quick", "--workdir", str(tmp_path / "bench"), "--in-flight", "20"])
+    # The audit part runs bench/audit_bench.py, which belongs to the audit store's own tests and may start a
+    # PostgreSQL cluster: not part of this smoke run.
+    only = ["--only", "protocol", "throughput", "concurrency", "startup"]
+    runner.main(["--quick", "--workdir", str(tmp_path / "bench"), "--in-flight", "20", *only])
     table = capsys.readouterr().out
     for measure in ("protocol CPU per query", "throughput ratio", "in flight", "start-up to ready"):
         assert measure in table
