@@ -69,6 +69,28 @@ async def test_a_read_only_sqlite_store_refuses_queries_sends_nothing_and_recove
     assert (status, report["ok"]) == (200, True)
 
 
+async def test_an_answer_that_cannot_be_audited_is_withheld_and_the_query_is_outcome_unknown_after_restart(
+    simulator: Sim, start_service: ServiceFactory, tmp_path: Path
+) -> None:
+    raw = base_config(tmp_path, simulator.url)
+    running: Running = await start_service(raw)
+    assert await answered(running)
+    simulator.knobs(latency_seconds=0.5)
+    out = asyncio.create_task(running.query(end_user="caught-out"))
+    await wait_until(lambda: len(simulator.received) == 2)
+    with immutable(sqlite_files(tmp_path)):  # the outcome cannot be written
+        status, body, _ = await out
+    assert (status, body["code"]) == (503, "audit_unavailable")
+    assert "person" not in body
+    assert body["xroad_message_id"] == simulator.received[1]
+
+    await running.service.drain()
+    await running.service.stop()
+    restarted: Running = await start_service(raw)  # same instance name: marked at once
+    (record,) = await restarted.service.store.search(end_user="caught-out")
+    assert (record["outcome"], record["xroad_message_id"]) == ("outcome_unknown", body["xroad_message_id"])
+
+
 async def test_readiness_fails_while_the_sqlite_store_cannot_write(running: Running, tmp_path: Path) -> None:
     assert await answered(running)
     with immutable(sqlite_files(tmp_path)):
