@@ -20,6 +20,7 @@ import contextlib
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -39,6 +40,8 @@ T = TypeVar("T")
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 10_000
 MAX_BATCH = 1024
+COALESCE_SECONDS = 0.001
+BUSY_WINDOW_SECONDS = 0.005
 
 
 SCHEMA = """
@@ -221,6 +224,7 @@ class _Writer:
         self._conn: sqlite3.Connection | None = None
         self._thread = threading.Thread(target=self._run, name="audit-sqlite-writer", daemon=True)
         self._stopped = False
+        self._last_commit_end = 0.0
         self.commits = 0  # append transactions committed: fewer than appends when they share commits
 
     def start(self) -> None:
@@ -257,17 +261,26 @@ class _Writer:
                 self._run_call(job)
                 continue
             batch = [job]
-            while len(batch) < MAX_BATCH:
-                try:
-                    nxt = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is None or nxt.call is not None:
-                    lookahead.append(nxt)  # runs after this batch, in order
-                    break
-                batch.append(nxt)
+            # Under load (the previous commit ended moments ago) wait a little for more appends, so that
+            # concurrent queries share one fsync; an idle store commits at once.
+            busy = time.monotonic() - self._last_commit_end < BUSY_WINDOW_SECONDS
+            self._gather(batch, lookahead, COALESCE_SECONDS if busy else 0.0)
             self._commit_batch(batch)
+            self._last_commit_end = time.monotonic()
         self._drop_connection()
+
+    def _gather(self, batch: list[_Job], lookahead: list[_Job | None], wait: float) -> None:
+        deadline = time.monotonic() + wait
+        while len(batch) < MAX_BATCH:
+            try:
+                remaining = deadline - time.monotonic()
+                nxt = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if nxt is None or nxt.call is not None:
+                lookahead.append(nxt)  # runs after this batch, in order
+                return
+            batch.append(nxt)
 
     def _commit_batch(self, batch: list[_Job]) -> None:
         try:
