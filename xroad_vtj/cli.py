@@ -14,6 +14,7 @@ from pathlib import Path
 
 from xroad_vtj import __version__
 from xroad_vtj.errors import XRoadVtjError
+from xroad_vtj.logging import configure_logging
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -108,6 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # JSON log lines go to stderr from the start, so that no warning ever mixes into a command's output;
+    # `serve` sets its configured level once the configuration is read.
+    configure_logging("warning")
     try:
         result: int = args.func(args)
         return result

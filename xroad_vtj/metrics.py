@@ -77,7 +77,7 @@ class Metrics:
         )
         self.audit_last_checkpoint = Gauge(
             f"{PREFIX}_audit_last_checkpoint_timestamp_seconds",
-            "Unix time of the newest signed audit checkpoint.",
+            "Unix time at which the audit log head was last covered by a signed checkpoint.",
             registry=r,
         )
         self.policy_refusals = Counter(

@@ -26,3 +26,15 @@ async def test_metrics_port_exports_documented_names_without_personal_data(runni
     assert 'xroad_vtj_queries_total{outcome="found"} 1.0' in text
     for personal in ("010280-952L", "150785-9939", "tester@example.fi", "CASE-2026-1"):
         assert personal not in text
+
+
+async def test_checkpoint_time_is_current_from_start_even_when_idle(running: Running) -> None:
+    import time
+
+    port = running.service.metrics_port
+    async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{port}/metrics") as r:
+        text = await r.text()
+    line = next(
+        x for x in text.splitlines() if x.startswith("xroad_vtj_audit_last_checkpoint_timestamp_seconds ")
+    )
+    assert abs(float(line.split()[1]) - time.time()) < 60

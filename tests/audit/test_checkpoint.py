@@ -31,15 +31,15 @@ def xmlsec1_verifies(document: Path, cert: Path) -> bool:
 
 
 async def test_the_service_writes_checkpoints_periodically_and_at_shutdown(
-    sqlite_config: AuditConfig, metrics: Metrics
+    config: AuditConfig, metrics: Metrics
 ) -> None:
-    config = dataclasses.replace(sqlite_config, checkpoint_interval_seconds=0.05)
+    config = dataclasses.replace(config, checkpoint_interval_seconds=0.05)
     store = open_store(config, instance="t", metrics=metrics)
     await store.open()
     await store.append_intent(intent(1))
     directory = config.with_defaults().checkpoint_dir
     assert directory is not None
-    for _ in range(200):
+    for _ in range(1000):  # a generous wait, not a timing assertion
         if list(directory.glob("checkpoint-000000000001-*.xml")):
             break
         await asyncio.sleep(0.02)
@@ -51,14 +51,14 @@ async def test_the_service_writes_checkpoints_periodically_and_at_shutdown(
 
 
 async def test_a_checkpoint_file_verifies_with_xmlsec1_and_fails_after_one_byte_changes(
-    sqlite_config: AuditConfig, tmp_path: Path
+    config: AuditConfig, tmp_path: Path
 ) -> None:
-    store = open_store(sqlite_config, instance="t")
+    store = open_store(config, instance="t")
     await store.open(checkpoints=False)
     await store.append_intent(intent(1))
     await store.checkpoint()
     await store.close()
-    cfg = sqlite_config.with_defaults()
+    cfg = config.with_defaults()
     assert cfg.checkpoint_dir is not None and cfg.signing_cert_file is not None
     [document] = cfg.checkpoint_dir.glob("checkpoint-*.xml")
     assert xmlsec1_verifies(document, cfg.signing_cert_file)
@@ -85,3 +85,32 @@ async def test_rsa_signing_keys_work_too(tmp_path: Path) -> None:
     [document] = (tmp_path / "audit-checkpoints").glob("*.xml")
     assert b"rsa-sha256" in document.read_bytes()
     assert xmlsec1_verifies(document, cert)
+
+
+async def test_after_a_signing_key_change_old_checkpoints_verify_with_the_previous_certificate(
+    config: AuditConfig, tmp_path: Path
+) -> None:
+    store = open_store(config, instance="t")
+    await store.open(checkpoints=False)
+    await store.append_intent(intent(1))
+    await store.checkpoint()
+    await store.close()
+
+    old = config.with_defaults()
+    assert old.signing_cert_file is not None
+    new_key, new_cert = tmp_path / "new.key", tmp_path / "new.crt"
+    rsa_identity(new_key, new_cert)
+    changed = dataclasses.replace(old, signing_key_file=new_key, signing_cert_file=new_cert)
+    for cfg, intact in (
+        (changed, False),
+        (dataclasses.replace(changed, previous_signing_cert_files=(old.signing_cert_file,)), True),
+    ):
+        store = open_store(cfg, instance="t")
+        await store.open(checkpoints=False)
+        try:
+            await store.append_intent(intent(2))
+            await store.checkpoint()
+            report = await store.verify()
+        finally:
+            await store.close()
+        assert report.ok is intact, report.problem

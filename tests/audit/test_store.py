@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -175,3 +176,16 @@ async def test_concurrent_appends_share_durable_commits(store: AuditStore) -> No
     await asyncio.gather(*(store.append_intent(intent(i)) for i in range(200)))
     assert store.commits - before < 200
     assert len(await store.search(limit=1000)) == 200
+
+
+async def test_each_sweep_is_recorded_and_the_next_one_still_finds_what_was_left_open(
+    store: AuditStore,
+) -> None:
+    await store.append_intent(intent(1))  # this instance's: marked at once
+    assert await store.mark_unfinished_unknown(older_than=datetime.now(UTC) - timedelta(minutes=5)) == 1
+    await store.append_intent(intent(2))
+    assert await store.mark_unfinished_unknown(older_than=datetime.now(UTC) + timedelta(seconds=1)) == 1
+    events = [json.loads(body) for _, _, body, _ in await store._rows_between(1, 100)]
+    sweeps = [e for e in events if e.get("event") == "unfinished_sweep"]
+    assert [s["marked"] for s in sweeps] == [1, 1]
+    assert (await store.verify()).ok

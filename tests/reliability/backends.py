@@ -26,7 +26,18 @@ from xroad_vtj.audit.keys import new_key_text, write_private
 from xroad_vtj.audit.signing import create_signing_identity
 
 PG_DSN_ENV = "XROAD_VTJ_TEST_PG_DSN"
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+def _pg_bin() -> Path:
+    """PostgreSQL's server programs (Debian layout): version 15 as in production, else the newest installed."""
+    preferred = Path("/usr/lib/postgresql/15/bin")
+    if (preferred / "initdb").exists():
+        return preferred
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: float(p.parts[-3]))
+    return found[-1].parent if found else preferred
+
+
+PG_BIN = _pg_bin()
 
 
 def skip_or_fail(reason: str) -> None:
@@ -139,6 +150,7 @@ class ThrowawayPostgres:
         if not (PG_BIN / "initdb").exists():
             skip_or_fail(f"{PG_BIN}/initdb is not installed")
         self.port = port
+        self.running = False
         self.dir = Path(tempfile.mkdtemp(prefix="xroad-vtj-pg-"))
         self.data = self.dir / "data"
         # PostgreSQL refuses to run as root: as root, hand the folder to the postgres OS user and run as it.
@@ -165,6 +177,10 @@ class ThrowawayPostgres:
             timeout=60,
         )
 
+    def ensure_running(self) -> None:
+        if not self.running:
+            self.start()
+
     def start(self) -> None:
         options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
         self._as_postgres(
@@ -178,11 +194,14 @@ class ThrowawayPostgres:
             options,
             "start",
         )
+        self.running = True
 
     def stop(self) -> None:
         self._as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+        self.running = False
 
     def destroy(self) -> None:
-        with contextlib.suppress(subprocess.CalledProcessError):
-            self.stop()
+        if self.running:
+            with contextlib.suppress(subprocess.CalledProcessError):
+                self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -15,7 +15,7 @@ async def test_beyond_max_in_flight_a_query_is_refused_at_once_with_retry_after_
     simulator: Sim, start_service: ServiceFactory, tmp_path: Path
 ) -> None:
     running: Running = await start_service(
-        base_config(tmp_path, simulator.url, server={"max_in_flight": LIMIT}, xroad={"timeout_seconds": 1.0})
+        base_config(tmp_path, simulator.url, server={"max_in_flight": LIMIT}, xroad={"timeout_seconds": 2.0})
     )
     simulator.knobs(latency_seconds=30.0)  # the first LIMIT queries sit at the security server
     busy = [asyncio.create_task(running.query(end_user=f"busy-{i}")) for i in range(LIMIT)]

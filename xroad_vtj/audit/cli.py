@@ -24,11 +24,15 @@ import yaml
 from xroad_vtj.audit import pg_schema, sqlite_store
 from xroad_vtj.audit.config import AuditConfig, parse_audit_config
 from xroad_vtj.audit.store import AuditStore, open_store
+from xroad_vtj.config import apply_env_overrides
 from xroad_vtj.errors import ConfigError, XRoadVtjError
 
 
 def _load_audit_config(path: Path) -> AuditConfig:
-    """Read only the ``audit`` section of the YAML configuration (the service's loader validates the rest)."""
+    """The ``audit`` section of the service's configuration file, with the same environment overrides.
+
+    Only that section is validated, so that an auditor's copy of the file needs no VTJ or X-Road secrets.
+    """
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except OSError as e:
@@ -37,7 +41,8 @@ def _load_audit_config(path: Path) -> AuditConfig:
         raise ConfigError("the configuration file is not valid YAML") from None
     if not isinstance(raw, dict):
         raise ConfigError("the configuration file must hold a mapping")
-    return parse_audit_config(raw.get("audit"), path.resolve().parent)
+    apply_env_overrides(raw, os.environ)
+    return parse_audit_config(raw.get("audit") or {}, path.resolve().parent)
 
 
 def _instance() -> str:

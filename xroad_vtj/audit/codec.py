@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 from xroad_vtj.audit.chain import canonical_body, iso, parse_iso, utcnow
@@ -99,6 +99,28 @@ def unknown_outcome_body(intent: Mapping[str, Any], instance: str, now: datetime
     return canonical_body(fields)
 
 
+# An intent is requested within this much of the moment it is written, whatever the replica's clock; a sweep
+# only looks at intents requested after the previous sweep's bound minus this.
+SWEEP_MARGIN = timedelta(days=1)
+
+
+def sweep_event_body(instance: str, bound: datetime | None, marked: int) -> str:
+    """The event each ``mark_unfinished_unknown`` leaves: after it, every intent requested before ``bound``
+    has an outcome."""
+    return event_body(
+        "unfinished_sweep", instance, {"bound": iso(bound) if bound is not None else None, "marked": marked}
+    )
+
+
+def sweep_window_start(event_bodies: Iterable[str]) -> str:
+    """Where the next sweep must start looking (``requested_at >=`` this), from the newest events first."""
+    for body in event_bodies:
+        fields = json.loads(body)
+        if fields.get("event") == "unfinished_sweep" and fields.get("bound"):
+            return iso(parse_iso(fields["bound"]) - SWEEP_MARGIN)
+    return ""  # never swept: every intent
+
+
 def refusal_body(refusal: Refusal, audit_id: str, instance: str, keyring: Keyring) -> str:
     fields = _head("refusal", audit_id, instance)
     sealed: str | None = None
@@ -165,15 +187,3 @@ def search_result(seq: int, body: str, outcome: str | None, keyring: Keyring) ->
 
 def time_bound(moment: datetime | None) -> str | None:
     return iso(moment) if moment is not None else None
-
-
-__all__ = [
-    "event_body",
-    "intent_body",
-    "new_audit_id",
-    "outcome_body",
-    "parse_iso",
-    "refusal_body",
-    "search_result",
-    "unknown_outcome_body",
-]

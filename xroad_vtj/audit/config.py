@@ -23,6 +23,7 @@ _KEYS = frozenset(
         "previous_data_key_files",
         "signing_key_file",
         "signing_cert_file",
+        "previous_signing_cert_files",
         "checkpoint_dir",
         "checkpoint_interval_seconds",
         "retention_years",
@@ -39,6 +40,7 @@ class AuditConfig:
     previous_data_key_files: tuple[Path, ...] = ()
     signing_key_file: Path | None = None
     signing_cert_file: Path | None = None
+    previous_signing_cert_files: tuple[Path, ...] = ()  # checkpoints signed before a key change still verify
     checkpoint_dir: Path | None = None
     checkpoint_interval_seconds: float = 300.0
     retention_years: int = MIN_RETENTION_YEARS
@@ -74,6 +76,13 @@ def _path(raw: Mapping[str, Any], key: str, base_dir: Path) -> Path | None:
     return p if p.is_absolute() else base_dir / p
 
 
+def _paths(raw: Mapping[str, Any], key: str, base_dir: Path) -> tuple[Path, ...]:
+    values = raw.get(key) or []
+    if not isinstance(values, list) or not all(isinstance(v, str) and v.strip() for v in values):
+        raise ConfigError(f"audit.{key} must be a list of paths")
+    return tuple(p if p.is_absolute() else base_dir / p for p in (Path(v).expanduser() for v in values))
+
+
 def parse_audit_config(raw: Mapping[str, Any] | None, base_dir: Path) -> AuditConfig:
     """Validate the ``audit`` mapping of the YAML configuration; relative paths start at ``base_dir``."""
     raw = {} if raw is None else raw
@@ -105,12 +114,7 @@ def parse_audit_config(raw: Mapping[str, Any] | None, base_dir: Path) -> AuditCo
         if not dsn:
             raise ConfigError("audit.dsn_file is empty")
 
-    previous_raw = raw.get("previous_data_key_files") or []
-    if not isinstance(previous_raw, list) or not all(isinstance(p, str) and p.strip() for p in previous_raw):
-        raise ConfigError("audit.previous_data_key_files must be a list of paths")
-    previous = tuple(
-        p if p.is_absolute() else base_dir / p for p in (Path(x).expanduser() for x in previous_raw)
-    )
+    previous = _paths(raw, "previous_data_key_files", base_dir)
 
     interval = raw.get("checkpoint_interval_seconds", 300)
     if isinstance(interval, bool) or not isinstance(interval, int | float) or not interval > 0:
@@ -130,6 +134,7 @@ def parse_audit_config(raw: Mapping[str, Any] | None, base_dir: Path) -> AuditCo
         previous_data_key_files=previous,
         signing_key_file=_path(raw, "signing_key_file", base_dir),
         signing_cert_file=_path(raw, "signing_cert_file", base_dir),
+        previous_signing_cert_files=_paths(raw, "previous_signing_cert_files", base_dir),
         checkpoint_dir=_path(raw, "checkpoint_dir", base_dir),
         checkpoint_interval_seconds=float(interval),
         retention_years=years,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -202,10 +203,7 @@ async def export(store: AuditStore, since: datetime, until: datetime) -> bytes:
 
 
 def _audit_id_of(row: Row) -> str:
-    import json
-
-    body = row[2]
-    audit_id: str = json.loads(body)["audit_id"]
+    audit_id: str = json.loads(row[2])["audit_id"]
     return audit_id
 
 

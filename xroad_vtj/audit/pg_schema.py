@@ -14,6 +14,7 @@ import psycopg
 from psycopg import sql
 
 from xroad_vtj.audit.chain import period_of, utcnow
+from xroad_vtj.errors import AuditUnavailable
 
 SCHEMA = "xroad_vtj_audit"
 SCHEMA_VERSION = 1
@@ -55,10 +56,14 @@ def migrate(
 ) -> int:
     """Apply missing migrations, create partitions up to ``months_ahead``, grant ``app_role``; the version."""
     with psycopg.connect(admin_dsn, autocommit=False) as conn:
+        encoding = conn.execute("SHOW server_encoding").fetchone()
+        if encoding is None or encoding[0] != "UTF8":
+            # bodies are hashed as UTF-8 bytes; another server encoding could not store every text as is
+            raise AuditUnavailable("the audit database must use the UTF8 encoding")
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATE_LOCK,))
         version = current_version(conn)
         if version > SCHEMA_VERSION:
-            raise RuntimeError("the audit schema is newer than this version of xroad-vtj")
+            raise AuditUnavailable("the audit schema is newer than this version of xroad-vtj")
         if version == 0:
             conn.execute("CREATE SCHEMA IF NOT EXISTS xroad_vtj_audit")
             conn.execute(

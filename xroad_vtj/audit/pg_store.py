@@ -300,22 +300,28 @@ class PostgresAuditStore(AuditStore):
 
         async def mark(conn: AConn, chainer: _Chainer) -> int:
             cur = await conn.execute(
+                "SELECT body FROM xroad_vtj_audit.record WHERE kind = 'event' ORDER BY seq DESC LIMIT 1000"
+            )
+            window = codec.sweep_window_start(r[0] for r in await cur.fetchall())
+            cur = await conn.execute(
                 """SELECT i.audit_id FROM xroad_vtj_audit.record AS i
-                   WHERE i.kind = 'intent'
+                   WHERE i.kind = 'intent' AND i.requested_at >= %s
                      AND NOT EXISTS (SELECT 1 FROM xroad_vtj_audit.record AS o
                                      WHERE o.audit_id = i.audit_id AND o.kind = 'outcome')
                      AND (i.instance = %s OR i.requested_at < %s)
                    ORDER BY i.seq""",
-                (instance, bound),
+                (window, instance, bound),
             )
             ids = [r[0] for r in await cur.fetchall()]
             now = utcnow()
-            await chainer.append([codec.unknown_outcome_body({"audit_id": a}, instance, now) for a in ids])
+            bodies = [codec.unknown_outcome_body({"audit_id": a}, instance, now) for a in ids]
+            await chainer.append([*bodies, codec.sweep_event_body(instance, older_than, len(ids))])
             return len(ids)
 
         count: int = await self.write_call(mark)
-        if count and self.metrics is not None:
+        if self.metrics is not None:
             self.metrics.audit_appends.labels("outcome").inc(count)
+            self.metrics.audit_appends.labels("event").inc()
         return count
 
     # --- reads -------------------------------------------------------------------------------------------
@@ -476,6 +482,9 @@ def pg_retention(admin_dsn: str, instance: str, years: int) -> RetentionResult:
     """Retention as the schema owner: one transaction under the log's lock (see :mod:`retention`)."""
     keep_from = retention.keep_from_period(utcnow(), years)
     with psycopg.connect(admin_dsn) as conn:
+        # detaching takes an exclusive lock on the table while appends wait for the log's lock: give up
+        # rather than stall the service behind a long-running reader
+        conn.execute("SET LOCAL lock_timeout = '5s'")
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
         row = conn.execute(
             "SELECT min(seq), max(seq), count(*) FROM xroad_vtj_audit.record WHERE period < %s", (keep_from,)

@@ -99,18 +99,12 @@ BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;
 """
 
 
-def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+def connect(path: Path) -> sqlite3.Connection:
     """A connection in autocommit mode (transactions are explicit), WAL, durable commits."""
-    if readonly:
-        conn = sqlite3.connect(
-            f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
-        )
-    else:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    if not readonly:
-        conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = FULL")
     return conn
 
@@ -452,24 +446,28 @@ class SqliteAuditStore(AuditStore):
         instance = self.instance
 
         def mark(conn: sqlite3.Connection) -> int:
+            events = conn.execute(
+                "SELECT body FROM audit_record WHERE kind = 'event' ORDER BY seq DESC LIMIT 1000"
+            )
+            window = codec.sweep_window_start(r[0] for r in events)
             rows = conn.execute(
                 """SELECT i.audit_id FROM audit_record AS i
-                   WHERE i.kind = 'intent'
+                   WHERE i.kind = 'intent' AND i.requested_at >= ?
                      AND NOT EXISTS (SELECT 1 FROM audit_record AS o
                                      WHERE o.audit_id = i.audit_id AND o.kind = 'outcome')
                      AND (json_extract(i.body, '$.instance') = ? OR i.requested_at < ?)
                    ORDER BY i.seq""",
-                (instance, bound),
+                (window, instance, bound),
             ).fetchall()
             now = utcnow()
-            insert_chained(
-                conn, [codec.unknown_outcome_body({"audit_id": r[0]}, instance, now) for r in rows]
-            )
+            bodies = [codec.unknown_outcome_body({"audit_id": r[0]}, instance, now) for r in rows]
+            insert_chained(conn, [*bodies, codec.sweep_event_body(instance, older_than, len(rows))])
             return len(rows)
 
         count = await self.write_call(mark)
-        if count and self.metrics is not None:
+        if self.metrics is not None:
             self.metrics.audit_appends.labels("outcome").inc(count)
+            self.metrics.audit_appends.labels("event").inc()
         return count
 
     async def _head(self) -> tuple[int, bytes]:

@@ -40,7 +40,7 @@ log = structlog.get_logger("xroad_vtj.audit")
 def load_signer(config: AuditConfig) -> Signer:
     if config.signing_key_file is None or config.signing_cert_file is None:
         raise ConfigError("audit.signing_key_file and audit.signing_cert_file are required")
-    return Signer(config.signing_key_file, config.signing_cert_file)
+    return Signer(config.signing_key_file, config.signing_cert_file, config.previous_signing_cert_files)
 
 
 def compare_checkpoints(
@@ -115,7 +115,7 @@ class AuditStore(abc.ABC):
         self._signer: Signer | None = None
         self._checkpoint_task: asyncio.Task[None] | None = None
         self._checkpointing = False
-        self._last_checkpoint_seq = -1
+        self._last_checkpoint_seq = 0  # an empty log needs no periodic checkpoint
         # the last append failed: ping then proves a real write works again before reporting ready
         self.degraded = False
 
@@ -136,6 +136,11 @@ class AuditStore(abc.ABC):
         await self._open_backend()
         if checkpoints:
             self._checkpointing = True
+            try:
+                # At start, so that the head is covered (and the metric set) before the first interval passes.
+                await self.checkpoint(only_if_new=True)
+            except Exception as e:  # the loop tries again; readiness reports the store itself
+                log.warning("audit_checkpoint_failed", error=type(e).__name__)
             self._checkpoint_task = asyncio.create_task(self._checkpoint_loop(), name="audit-checkpoints")
 
     async def close(self) -> None:
@@ -149,7 +154,7 @@ class AuditStore(abc.ABC):
             self._checkpointing = False
             try:
                 await self.checkpoint(only_if_new=True)
-            except (AuditUnavailable, OSError) as e:
+            except Exception as e:  # shutdown goes on; verify still covers the records by the chain
                 log.warning("audit_final_checkpoint_failed", error=type(e).__name__)
         await self._close_backend()
 
@@ -168,6 +173,10 @@ class AuditStore(abc.ABC):
         """
         seq, head_hash = await self._head()
         if only_if_new and seq <= self._last_checkpoint_seq:
+            # The newest checkpoint still covers the head: the evidence is current as of now, which is what
+            # the stale-checkpoint alert asks (an idle night must not look like a broken signer).
+            if self.metrics is not None:
+                self.metrics.audit_last_checkpoint.set(utcnow().timestamp())
             return None
         created_at = utcnow()
         document = checkpoint_doc.sign(self.signer, seq, head_hash, created_at, self.instance)
@@ -186,8 +195,7 @@ class AuditStore(abc.ABC):
             await asyncio.sleep(interval)
             try:
                 await self.checkpoint(only_if_new=True)
-            except (AuditUnavailable, OSError) as e:
-                # the next round tries again; the metric's age shows it to monitoring
+            except Exception as e:  # the next round tries again; the metric's age shows it to monitoring
                 log.warning("audit_checkpoint_failed", error=type(e).__name__)
 
     @property
@@ -265,8 +273,10 @@ class AuditStore(abc.ABC):
     async def ping(self) -> None:
         """A cheap round trip through the write path; raises :class:`AuditUnavailable`.
 
-        For readiness: after a failed append (``degraded``) it makes a small real write (SQLite) or takes the
-        log's write lock (PostgreSQL), so that readiness comes back by itself once writes work again."""
+        For readiness. Normally it takes the write lock (SQLite) or runs ``SELECT 1`` (PostgreSQL). After a
+        failed append (``degraded``) it proves that writing works again - a committed write to a probe row
+        (SQLite), an insert under the log's lock that is rolled back (PostgreSQL) - so readiness comes back by
+        itself, without waiting for a query."""
 
     @abc.abstractmethod
     async def mark_unfinished_unknown(self, older_than: datetime | None = None) -> int:
@@ -277,7 +287,10 @@ class AuditStore(abc.ABC):
         pass ``older_than=now``: every open intent is then a query of a dead process. With several replicas
         sharing PostgreSQL pass ``now - (query deadline + shutdown grace)`` so that another replica's
         in-flight queries are left alone; the instance rule covers this replica's own ones when its name is
-        stable."""
+        stable.
+
+        Each call records an ``unfinished_sweep`` event; the next call only looks at intents requested after
+        that sweep's bound (minus a day for clock skew), so start-up does not scan five years of intents."""
 
     @abc.abstractmethod
     async def count_queries(
@@ -313,13 +326,19 @@ class AuditStore(abc.ABC):
         directory = checkpoint_dir or self.config.checkpoint_dir
         documents = [(f"{name} (file)", doc) for name, doc in await asyncio.to_thread(exported, directory)]
         documents += [(f"{seq} (database)", doc) for seq, doc in await self._checkpoint_documents()]
-        checkpoints: list[checkpoint_doc.Checkpoint] = []
-        bad_signature: str | None = None
-        for source, document in documents:
-            try:
-                checkpoints.append(checkpoint_doc.read(verifier, document, source))
-            except SignatureInvalid as e:
-                bad_signature = bad_signature or str(e)
+
+        def check_signatures() -> tuple[list[checkpoint_doc.Checkpoint], str | None]:
+            good: list[checkpoint_doc.Checkpoint] = []
+            bad: str | None = None
+            for source, document in documents:
+                try:
+                    good.append(checkpoint_doc.read(verifier, document, source))
+                except SignatureInvalid as e:
+                    bad = bad or str(e)
+            return good, bad
+
+        # thousands of signatures take a while: not on the event loop
+        checkpoints, bad_signature = await asyncio.to_thread(check_signatures)
         chain = await self._check_chain({c.seq for c in checkpoints})
         problem, bad_seq = chain.problem, chain.bad_seq
         if problem is None and bad_signature is not None:

@@ -7,6 +7,7 @@ stops at the first bad record, naming it. Checkpoints (signatures, coverage) are
 
 from __future__ import annotations
 
+import json
 import struct
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
@@ -112,6 +113,20 @@ class VerifyReport:
     def ok(self) -> bool:
         return self.problem is None
 
+    def as_dict(self) -> dict[str, object]:
+        """JSON-able, e.g. for ``GET /v1/audit/verify``."""
+        return {
+            "intact": self.ok,
+            "records": self.records,
+            "first_seq": self.first_seq,
+            "last_seq": self.last_seq,
+            "head_hash": self.head_hash.hex(),
+            "checkpoints": self.checkpoints,
+            "problem": self.problem,
+            "bad_seq": self.bad_seq,
+            "summary": self.summary(),
+        }
+
     def summary(self) -> str:
         if not self.ok:
             return f"audit log NOT intact: {self.problem}"
@@ -146,7 +161,6 @@ def walk_log(
 
 def anchor_from_events(first_seq: int, event_bodies: Iterable[str]) -> tuple[int, bytes] | None:
     """The (seq, hash) of the record before ``first_seq`` as a retention event recorded it, if any."""
-    import json
 
     for body in event_bodies:
         fields = json.loads(body)

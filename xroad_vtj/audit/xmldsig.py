@@ -12,6 +12,8 @@ or wrapped around unsigned content.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 import xmlsec
@@ -25,7 +27,15 @@ from xroad_vtj.errors import ConfigError
 DS = "http://www.w3.org/2000/09/xmldsig#"
 _NS = {"ds": DS}
 
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True)
+_PARSERS = threading.local()  # lxml parsers must not be shared between threads (verify runs in workers)
+
+
+def _parser() -> etree.XMLParser:
+    parser: etree.XMLParser | None = getattr(_PARSERS, "parser", None)
+    if parser is None:
+        parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True)
+        _PARSERS.parser = parser
+    return parser
 
 
 class SignatureInvalid(Exception):
@@ -35,10 +45,11 @@ class SignatureInvalid(Exception):
 class Signer:
     """The configured signing key and certificate, loaded once."""
 
-    def __init__(self, key_file: Path, cert_file: Path) -> None:
+    def __init__(self, key_file: Path, cert_file: Path, previous_cert_files: Sequence[Path] = ()) -> None:
         try:
             key_pem = key_file.read_bytes()
             self._cert_pem = cert_file.read_bytes()
+            previous = [p.read_bytes() for p in previous_cert_files]
         except OSError as e:
             raise ConfigError(
                 f"audit.signing_key_file or audit.signing_cert_file cannot be read ({e.strerror})"
@@ -58,7 +69,7 @@ class Signer:
             self._key.load_cert_from_memory(self._cert_pem, consts.KeyDataFormatCertPem)
         except xmlsec.Error:
             raise ConfigError("audit.signing_cert_file does not belong to audit.signing_key_file") from None
-        self.verifier = Verifier(self._cert_pem)
+        self.verifier = Verifier([self._cert_pem, *previous])
 
     def sign(self, root: etree._Element) -> bytes:
         """Sign ``root`` in place (enveloped signature appended) and return the serialised document."""
@@ -80,23 +91,18 @@ class Signer:
 
 
 class Verifier:
-    def __init__(self, cert_pem: bytes) -> None:
+    """Checks signatures against the configured certificate and the previous ones (after a key change)."""
+
+    def __init__(self, cert_pems: Sequence[bytes]) -> None:
         try:
-            self._key = xmlsec.Key.from_memory(cert_pem, consts.KeyDataFormatCertPem)
+            self._keys = [xmlsec.Key.from_memory(pem, consts.KeyDataFormatCertPem) for pem in cert_pems]
         except xmlsec.Error:
             raise ConfigError("audit.signing_cert_file is not a PEM certificate") from None
-
-    @classmethod
-    def from_file(cls, cert_file: Path) -> Verifier:
-        try:
-            return cls(cert_file.read_bytes())
-        except OSError as e:
-            raise ConfigError(f"audit.signing_cert_file cannot be read ({e.strerror})") from None
 
     def verify(self, document: bytes) -> etree._Element:
         """The document's root element once its signature is verified; raises :class:`SignatureInvalid`."""
         try:
-            root: etree._Element = etree.fromstring(document, _PARSER)
+            root: etree._Element = etree.fromstring(document, _parser())
         except etree.XMLSyntaxError:
             raise SignatureInvalid("not well-formed XML") from None
         signatures = root.findall(".//ds:Signature", _NS)
@@ -116,10 +122,12 @@ class Verifier:
             "http://www.w3.org/2001/10/xml-exc-c14n#",
         ]:
             raise SignatureInvalid("unexpected signature transforms")
-        ctx = xmlsec.SignatureContext()
-        ctx.key = self._key
-        try:
-            ctx.verify(signature)
-        except xmlsec.Error:
-            raise SignatureInvalid("the signature does not verify with the configured certificate") from None
-        return root
+        for key in self._keys:
+            ctx = xmlsec.SignatureContext()
+            ctx.key = key
+            try:
+                ctx.verify(signature)
+            except xmlsec.Error:
+                continue
+            return root
+        raise SignatureInvalid("the signature does not verify with the configured certificate")
