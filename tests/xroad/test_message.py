@@ -504,6 +504,17 @@ def test_header_not_echoed_exactly_is_inconsistent_and_named(changed: Headers, f
         assert value not in str(info.value)
 
 
+def test_pretty_printed_echo_with_indented_text_still_verifies() -> None:
+    padded = Headers(
+        HEADERS.client,
+        HEADERS.service,
+        f"\n      {HEADERS.id}\n    ",
+        f"\n      {HEADERS.user_id}\n    ",
+        f"\n      {HEADERS.issue}\n    ",
+    )
+    assert verify(response(padded)).tag == f"{{{VTJ}}}HenkilonTunnusKyselyResponse"
+
+
 @pytest.mark.parametrize("wrapper", ["HenkilonTunnusKysely", "HenkilonTunnusKyselyResult", "OtherResponse"])
 def test_wrapper_other_than_service_code_response_is_inconsistent(wrapper: str) -> None:
     with pytest.raises(InconsistentResponse, match="wrapper"):
