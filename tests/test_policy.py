@@ -63,3 +63,11 @@ def test_entitled_caller_keeps_the_address_and_sees_the_flag() -> None:
     assert redacted == []
     assert redacted_person is not None and redacted_person["permanent_address"] == ADDRESS
     assert redacted_person["non_disclosure"] is True
+
+
+def test_products_that_never_carry_addresses_do_not_imply_turvakielto() -> None:
+    empty = person(home_municipality=None, permanent_address=None)
+    assert Policy.redact(CALLER, empty, "ASUKASLKM2") == (empty, [])
+    assert Policy.redact(CALLER, empty, "HUOLTAJA-HUOLLETTAVAT") == (empty, [])
+    redacted_person, _ = Policy.redact(CALLER, empty, "Perussanoma 1")
+    assert redacted_person is not None and redacted_person["non_disclosure"] is True

@@ -34,6 +34,10 @@ PROTECTED_FIELDS = (
     "foreign_address",
 )
 
+# Products that carry address data but no Turvakielto element: for these (only) an answer without any address
+# means turvakielto. Other products (ASUKASLKM2, relation-only products) return no address for everyone.
+SILENT_ADDRESS_PRODUCTS = frozenset({"perussanoma 1"})
+
 _DUMMY_DIGEST = bytes(32)
 
 
@@ -166,7 +170,7 @@ class Policy:
 
     @staticmethod
     def redact(
-        caller: CallerConfig, person: dict[str, Any] | None
+        caller: CallerConfig, person: dict[str, Any] | None, product: str = "PERUSSANOMA 1"
     ) -> tuple[dict[str, Any] | None, list[str]]:
         """Withhold address data of a person under turvakielto from callers not entitled to it.
 
@@ -176,7 +180,11 @@ class Policy:
         if person is None:
             return None, []
         restricted = person.get("non_disclosure") is True
-        if person.get("non_disclosure") is None and not person.get("deceased"):
+        if (
+            person.get("non_disclosure") is None
+            and not person.get("deceased")
+            and product.casefold() in SILENT_ADDRESS_PRODUCTS
+        ):
             restricted = all(person.get(f) is None for f in PROTECTED_FIELDS)
         if not restricted:
             return person, []

@@ -20,6 +20,7 @@ from xroad_vtj.audit.store import AuditStore
 from xroad_vtj.config import CallerConfig, Config
 from xroad_vtj.errors import (
     AuditUnavailable,
+    InconsistentResponse,
     OutcomeUnknown,
     UpstreamFault,
     UpstreamRejected,
@@ -32,10 +33,16 @@ from xroad_vtj.metrics import Metrics
 from xroad_vtj.policy import Policy
 from xroad_vtj.transport import Transport, deadline_post
 from xroad_vtj.vtj import Outcome as VtjOutcome
-from xroad_vtj.vtj import build_henkilon_tunnus_kysely, parse_henkilon_tunnus_kysely_response, parse_hetu
+from xroad_vtj.vtj import (
+    VtjResult,
+    build_henkilon_tunnus_kysely,
+    parse_henkilon_tunnus_kysely_response,
+    parse_hetu,
+)
 from xroad_vtj.xroad import (
     Headers,
     build_request,
+    loggable_fault_text,
     new_message_id,
     parse_message,
     request_hash,
@@ -56,6 +63,15 @@ class PersonQuery:
     product: str
     end_user: str
     purpose: str
+
+
+def _check_subject(result: VtjResult, query: PersonQuery) -> None:
+    """A found person must be the one asked about (VTJ's own code for the opposite is 0016)."""
+    person = result.person
+    if result.outcome is VtjOutcome.FOUND and person is not None and person.hetu not in (None, query.hetu):
+        raise InconsistentResponse(
+            "VTJ answered about another person than the one asked about", field="Henkilo"
+        )
 
 
 class QueryService:
@@ -149,6 +165,7 @@ class QueryService:
             received_hash = message.request_hash
             wrapper = verify_response(message, sent, headers)
             result = parse_henkilon_tunnus_kysely_response(wrapper)
+            _check_subject(result, query)
         except XRoadVtjError as error:
             latency = time.perf_counter() - started
             error.extra.update(ids)
@@ -186,10 +203,11 @@ class QueryService:
                 "VTJ refused the query", return_code=result.return_code or result.fault_code, **ids
             )
         person = result.person.to_json() if result.person is not None else None
-        person, redacted = self.policy.redact(caller, person)
+        person, redacted = self.policy.redact(caller, person, result.product or query.product)
         answer: dict[str, Any] = {
             "outcome": result.outcome.value,
-            "return_code": result.return_code,
+            # Not found usually arrives as a body faultCode (0001), not as a Paluukoodi.
+            "return_code": result.return_code or result.fault_code,
             **ids,
             "product": result.product or query.product,
             "person": person,
@@ -223,11 +241,13 @@ class QueryService:
             self.metrics.upstream_faults.labels(fault_family=family or "provider_service").inc()
         if not isinstance(error, UpstreamUnavailable):
             self.metrics.upstream_duration.observe(latency)
+        fault_code = loggable_fault_text(error.extra.get("fault_code"))
+        fault_detail = loggable_fault_text(error.extra.get("fault_detail"))
         log.warning(
             "upstream_failed",
             code=error.code,
-            fault_code=error.extra.get("fault_code"),
-            fault_detail=error.extra.get("fault_detail"),
+            fault_code=fault_code,
+            fault_detail=fault_detail,
             xroad_message_id=error.extra.get("xroad_message_id"),
             audit_id=audit_id,
         )
@@ -240,8 +260,8 @@ class QueryService:
                 http_status=error.status,
                 error_code=error.code,
                 return_code=error.extra.get("return_code"),
-                fault_code=error.extra.get("fault_code"),
-                fault_detail=error.extra.get("fault_detail"),
+                fault_code=fault_code,
+                fault_detail=fault_detail,
                 fault_family=family,
                 received_request_hash=received_hash,
                 data_categories=(),

@@ -24,7 +24,8 @@ from cryptography import x509
 from xroad_vtj.config import XRoadConfig
 from xroad_vtj.errors import InvalidUpstreamResponse, OutcomeUnknown, UpstreamTimeout, UpstreamUnavailable
 
-HEADERS = {"Content-Type": "text/xml; charset=UTF-8", "SOAPAction": '""'}
+# identity: the response bytes are parsed as they arrive, so no compressed answer may be invited.
+HEADERS = {"Content-Type": "text/xml; charset=UTF-8", "SOAPAction": '""', "Accept-Encoding": "identity"}
 READ_CHUNK = 64 * 1024
 
 

@@ -47,6 +47,7 @@ async def test_not_found_arrives_as_body_faultcode_0001(running: Running) -> Non
     status, body, _ = await running.query(hetu="150785-9939")
     assert status == 200
     assert body["outcome"] == "not_found"
+    assert body["return_code"] == "0001"
     assert body["person"] is None
 
 
@@ -228,3 +229,14 @@ async def test_audit_search_by_post_keeps_the_hetu_out_of_the_url(running: Runni
         headers={"Authorization": f"Bearer {AUDITOR_TOKEN}"},
     ) as r:
         assert (r.status, (await r.json())["code"]) == (400, "invalid_request")
+
+
+async def test_an_answer_about_another_person_is_refused_as_inconsistent(
+    running: Running, simulator: Sim
+) -> None:
+    simulator.knobs(mode="other_person")
+    status, body, _ = await running.query()
+    assert (status, body["code"]) == (502, "inconsistent_response")
+    assert "person" not in body
+    rows = await running.service.store.search(xroad_id=body["xroad_message_id"])
+    assert rows[0]["outcome"] == "inconsistent_response"

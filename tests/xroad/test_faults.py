@@ -98,3 +98,22 @@ def test_fault_name_is_label_safe_and_bounded() -> None:
     assert set(name) <= set("abcdefghijklmnopqrstuvwxyz0123456789_")
     assert len(name) <= 64
     assert fault_name("...") == "unknown"
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("Server.ClientProxy.NetworkError", True),
+        ("server.serverproxy.service_failed.inconsistent_response", True),
+        ("2f1a4c6e-3b7d-4e8f-9a0b-1c2d3e4f5a6b", True),
+        ("Henkilö 010280-952L ei kelpaa", False),
+        ("Server.VTJ.Error010280", False),
+    ],
+)
+def test_loggable_fault_text_keeps_codes_and_ids_and_digests_free_text(text: str, kept: bool) -> None:
+    from xroad_vtj.xroad import loggable_fault_text
+
+    shown = loggable_fault_text(text)
+    assert (shown == text) is kept
+    if not kept:
+        assert shown is not None and shown.startswith("sha256:") and "010280" not in shown

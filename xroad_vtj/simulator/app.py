@@ -112,6 +112,7 @@ MODES = (
     "wrong_message_id",
     "oversized",
     "vtj_return_code",
+    "other_person",
     # hostile answers: a verifiable answer made dangerous for a careless XML parser or reader
     "billion_laughs",
     "external_entity",
@@ -199,6 +200,8 @@ def vtj_answer(state: SimulatorState, body: etree._Element) -> etree._Element:
     canonical = next((p for p in PRODUCTS if p.casefold() == product.casefold()), None)
     if state.knobs.mode == "vtj_return_code":
         return person_body(request, None, canonical or product, state.knobs.return_code)
+    if state.knobs.mode == "other_person":
+        return person_body(request, PERSONS["010594Y9032"], canonical or product)
     if request.get("Kayttajatunnus") != state.username:
         return person_body(request, None, canonical or product, "0004")
     if request.get("Salasana") != state.password:

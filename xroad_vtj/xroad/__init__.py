@@ -11,7 +11,7 @@ from xroad_vtj.xroad.envelope import (
     build_response,
     new_message_id,
 )
-from xroad_vtj.xroad.faults import FaultFamily, classify_fault, fault_name
+from xroad_vtj.xroad.faults import FaultFamily, classify_fault, fault_name, loggable_fault_text
 from xroad_vtj.xroad.identifiers import ClientId, ServiceId
 from xroad_vtj.xroad.message import (
     DEFAULT_MAX_BYTES,
@@ -46,6 +46,7 @@ __all__ = [
     "build_service_list_response",
     "classify_fault",
     "fault_name",
+    "loggable_fault_text",
     "new_message_id",
     "parse_message",
     "parse_service_id",

@@ -12,6 +12,7 @@ service itself and passed through.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from enum import StrEnum
 
@@ -61,3 +62,20 @@ def fault_name(faultcode: str) -> str:
     snake = _CAMEL_BOUNDARY.sub("_", last).lower()
     snake = _NOT_NAME.sub("_", snake).strip("_")[:_MAX_NAME] or "unknown"
     return _RENAMED.get(snake, snake)
+
+
+_SAFE_CODE = re.compile(r"[A-Za-z._:\-]{1,128}")
+_UUID = re.compile(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
+
+
+def loggable_fault_text(text: str | None) -> str | None:
+    """``text`` when it cannot carry personal data (a dotted code without digits, or a UUID), else its digest.
+
+    faultcodes and faultDetail ids from X-Road are kept as they are; free text from a provider service (which may
+    echo a hetu or a name) becomes ``sha256:<16 hex>``, still comparable across log lines and audit records.
+    """
+    if text is None:
+        return None
+    if _SAFE_CODE.fullmatch(text) or _UUID.fullmatch(text):
+        return text
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
