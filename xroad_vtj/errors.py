@@ -97,7 +97,7 @@ class NotFound(XRoadVtjError):
 class AuditUnavailable(XRoadVtjError):
     code = "audit_unavailable"
     status = 503
-    title = "Audit store unavailable; nothing was sent"
+    title = "Audit store unavailable"
 
 
 class Overloaded(XRoadVtjError):

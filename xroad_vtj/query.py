@@ -136,7 +136,7 @@ class QueryService:
             ),
         )
         requested_at = datetime.now(UTC)
-        audit_id = await self.store.append_intent(
+        pending_intent = self.store.append_intent(
             Intent(
                 caller=caller.name,
                 end_user=query.end_user,
@@ -150,6 +150,12 @@ class QueryService:
                 requested_at=requested_at,
             )
         )
+        try:
+            audit_id = await pending_intent
+        except AuditUnavailable as exc:
+            exc.detail = "the audit store cannot record the query, so nothing was sent"
+            exc.extra["query_sent"] = False
+            raise
         return sent, headers, audit_id
 
     async def _exchange(
@@ -273,6 +279,10 @@ class QueryService:
         try:
             await self.store.append_outcome(audit_id, outcome)
         except AuditUnavailable as exc:
-            # Without a recorded outcome no data may leave; the intent stays and becomes outcome_unknown.
-            exc.extra.update(ids)
+            # Without a recorded outcome no data may leave; the intent stays and becomes outcome_unknown. The
+            # query did reach the security server: the caller must not take this for "safe to retry".
+            exc.detail = (
+                "the query was sent, but its answer is withheld because its outcome cannot be audited"
+            )
+            exc.extra.update(ids, query_sent=True)
             raise
