@@ -227,13 +227,6 @@ async def test_postgresql_stopped_mid_run_refuses_queries_sends_nothing_and_the_
 
 @pytest.mark.slow
 @pytest.mark.postgres
-@pytest.mark.xfail(
-    strict=True,
-    reason="store: with PostgreSQL down every append waits the whole pool timeout (POOL_TIMEOUT_SECONDS, "
-    "5 s) before AuditUnavailable, so each refused query holds a query slot for 5 s and /readyz times out "
-    "instead of answering; once a connection attempt has failed, appends should fail at once until one "
-    "succeeds again",
-)
 async def test_with_postgresql_down_a_query_is_refused_within_the_readiness_probe_timeout(
     throwaway_pg: ThrowawayPostgres,
     pg_dsn: str,

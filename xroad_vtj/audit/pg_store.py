@@ -9,6 +9,13 @@ returned is durable. A failed batch is rolled back whole and its waiters get :cl
 The application role needs only SELECT and INSERT (and EXECUTE on ``ensure_partition``, which creates a new
 month's partition with its owner's rights); the schema belongs to the role that ran ``audit migrate``.
 Verification streams the log through a server-side cursor on its own connection in a worker thread.
+
+Outages fail fast: once the database has proved unreachable (a connection lost or refused, or no connection
+within the pool timeout), the pool is closed and every append, read and ping raises :class:`AuditUnavailable`
+at once instead of waiting the pool timeout again. A background probe connects every
+``PROBE_INTERVAL_SECONDS``; when it succeeds, a fresh pool is opened and the store works again by itself. (A
+fresh pool rather than the old one: psycopg_pool backs off exponentially while it cannot reconnect, so the old
+one could take many seconds, or minutes after a long outage, to serve again.)
 """
 
 from __future__ import annotations
@@ -21,7 +28,8 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
+import structlog
+from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
 
 from xroad_vtj.audit import codec, retention
 from xroad_vtj.audit.chain import GENESIS, iso, period_of, record_hash, utcnow
@@ -33,10 +41,28 @@ from xroad_vtj.errors import AuditUnavailable
 
 MAX_BATCH = 1024
 POOL_TIMEOUT_SECONDS = 3.0  # how long an append may wait for a connection before answering 503
+PROBE_INTERVAL_SECONDS = 0.5  # while the database is unreachable, how often to try connecting again
 CONNECT_OPTIONS = "-c statement_timeout=30000 -c idle_in_transaction_session_timeout=60000"
 
 AConn = psycopg.AsyncConnection[tuple[Any, ...]]
 _DB_ERRORS = (psycopg.Error, PoolTimeout, OSError)
+# the server is going away or refusing connections: admin_shutdown, crash_shutdown, cannot_connect_now
+_SHUTDOWN_STATES = frozenset({"57P01", "57P02", "57P03"})
+
+log = structlog.get_logger("xroad_vtj.audit")
+
+
+def _unreachable(e: BaseException) -> bool:
+    """Whether ``e`` says the database cannot be reached (rather than that it refused one statement)."""
+    if isinstance(e, PoolClosed):
+        return False  # this store closed (or replaced) its own pool
+    if isinstance(e, (PoolTimeout, OSError)):
+        return True
+    if isinstance(e, psycopg.OperationalError):
+        # no SQLSTATE: libpq lost or could not open the connection; class 08: connection exception
+        state = e.sqlstate
+        return state is None or state.startswith("08") or state in _SHUTDOWN_STATES
+    return False
 
 
 def _unavailable(e: BaseException) -> AuditUnavailable:
@@ -99,10 +125,22 @@ class PostgresAuditStore(AuditStore):
         self._partitions: set[int] = set()
         self._commits = 0  # writer transactions committed: fewer than appends when they share commits
         self._period_hint = 0  # periods never decrease along the chain: the head is in this period or later
+        self._outage: str | None = None  # set while the database is unreachable: everything fails at once
+        self._probe: asyncio.Task[None] | None = None
+        self._closing = False
 
     # --- lifecycle -------------------------------------------------------------------------------------
 
-    async def _open_backend(self) -> None:
+    async def _open_pool(self) -> AsyncConnectionPool[AConn]:
+        """A new pool holding one working connection; raises the connection's own error at once when the
+        server is unreachable (the pool itself would retry with backoff until its timeout)."""
+        probe = await psycopg.AsyncConnection.connect(
+            self.dsn, autocommit=True, connect_timeout=int(POOL_TIMEOUT_SECONDS)
+        )
+        try:
+            await probe.execute("SELECT 1")
+        finally:
+            await probe.close()
         pool: AsyncConnectionPool[AConn] = AsyncConnectionPool(
             self.dsn,
             min_size=1,
@@ -118,10 +156,18 @@ class PostgresAuditStore(AuditStore):
             name="xroad-vtj-audit",
         )
         try:
-            # one direct connection first: an unreachable server fails at once with its own error
-            probe = await psycopg.AsyncConnection.connect(self.dsn, connect_timeout=int(POOL_TIMEOUT_SECONDS))
-            await probe.close()
             await pool.open(wait=True, timeout=POOL_TIMEOUT_SECONDS * 2)
+        except BaseException:
+            await pool.close()
+            raise
+        return pool
+
+    async def _open_backend(self) -> None:
+        self._closing = False
+        self._outage = None
+        pool: AsyncConnectionPool[AConn] | None = None
+        try:
+            pool = await self._open_pool()
             async with pool.connection() as conn:
                 version = 0
                 found = await (
@@ -140,7 +186,8 @@ class PostgresAuditStore(AuditStore):
                 for period in (now, next_period(now)):
                     await self._ensure_partition(conn, period)
         except BaseException as e:
-            await pool.close()
+            if pool is not None:
+                await pool.close()
             if isinstance(e, _DB_ERRORS):
                 raise _unavailable(e) from None
             raise
@@ -148,10 +195,16 @@ class PostgresAuditStore(AuditStore):
         self._writer = asyncio.create_task(self._write_loop(), name="audit-pg-writer")
 
     async def _close_backend(self) -> None:
+        self._closing = True
         if self._writer is not None:
             await self._queue.put(None)
             await self._writer
             self._writer = None
+        if self._probe is not None:
+            self._probe.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._probe
+            self._probe = None
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
@@ -163,13 +216,58 @@ class PostgresAuditStore(AuditStore):
 
     @contextlib.asynccontextmanager
     async def _connection(self) -> Any:
-        if self._pool is None:
+        self._raise_if_unreachable()
+        pool = self._pool
+        if pool is None:
             raise AuditUnavailable("the audit store is not open")
         try:
-            async with self._pool.connection() as conn:
+            async with pool.connection() as conn:
                 yield conn
         except _DB_ERRORS as e:
+            if _unreachable(e) and pool is self._pool:  # not a late failure from a pool already replaced
+                self._lost(e)
             raise _unavailable(e) from None
+
+    # --- outages -----------------------------------------------------------------------------------------
+
+    @property
+    def unreachable(self) -> bool:
+        """The database proved unreachable and the probe has not reached it since."""
+        return self._outage is not None
+
+    def _raise_if_unreachable(self) -> None:
+        if self._outage is not None:
+            raise AuditUnavailable(self._outage)
+
+    def _lost(self, e: BaseException) -> None:
+        """Fail fast from now on, and start probing for the database's return."""
+        if self._outage is None:
+            log.warning(
+                "audit_database_unreachable", error=type(e).__name__, sqlstate=getattr(e, "sqlstate", None)
+            )
+        self._outage = f"the audit database is unreachable ({type(e).__name__})"
+        if not self._closing and (self._probe is None or self._probe.done()):
+            self._probe = asyncio.create_task(self._probe_loop(), name="audit-pg-probe")
+
+    async def _probe_loop(self) -> None:
+        # The old pool's connections are dead, and it would retry with growing backoff: drop it. Connections
+        # still in use finish (or fail) normally and are closed when given back.
+        old, self._pool = self._pool, None
+        if old is not None:
+            with contextlib.suppress(Exception):
+                await old.close(timeout=1.0)
+        while True:
+            try:
+                async with asyncio.timeout(POOL_TIMEOUT_SECONDS * 3):
+                    pool = await self._open_pool()
+            except Exception:  # whatever it was, the store must not stay refusing: try again
+                await asyncio.sleep(PROBE_INTERVAL_SECONDS)
+                continue
+            self._partitions.clear()
+            self._pool = pool
+            self._outage = None
+            log.info("audit_database_reachable_again")
+            return
 
     # --- the writer --------------------------------------------------------------------------------------
 
@@ -239,6 +337,7 @@ class PostgresAuditStore(AuditStore):
     def _submit(self, job: _Job) -> asyncio.Future[Any]:
         if self._writer is None or self._writer.done():
             raise AuditUnavailable("the audit store is not open")
+        self._raise_if_unreachable()
         self._queue.put_nowait(job)
         return job.future
 
@@ -276,6 +375,7 @@ class PostgresAuditStore(AuditStore):
     async def ping(self) -> None:
         if self._writer is None or self._writer.done():
             raise AuditUnavailable("the audit writer is not running")
+        self._raise_if_unreachable()
         if not self.degraded:
             async with self._connection() as conn:
                 await conn.execute("SELECT 1")
