@@ -102,3 +102,10 @@ def test_example_configuration_in_the_repository_is_valid(tmp_path: Path) -> Non
     example = Path(__file__).resolve().parents[1] / "config" / "example.yaml"
     config = load_config(example, environ={"XROAD_VTJ__VTJ__PASSWORD": "x"})
     assert config.server.port == 8080
+
+
+@pytest.mark.parametrize("secret", ["abc #x", "0123", "null", "yes", "'quoted'", "a: b"])
+def test_a_secret_from_the_environment_arrives_exactly_as_written(tmp_path: Path, secret: str) -> None:
+    r = raw(tmp_path, vtj={"password_file": None})
+    config = parse_config(r, tmp_path, environ={"XROAD_VTJ__VTJ__PASSWORD": secret})
+    assert config.vtj.password == secret

@@ -13,8 +13,10 @@ import os
 import re
 import socket
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 import yaml
@@ -113,6 +115,10 @@ class Config:
 # --- small typed readers ---------------------------------------------------------------------------------------
 
 
+# The environment's texts by dotted key, while one configuration is being parsed.
+_ENV_TEXTS: ContextVar[Mapping[str, str]] = ContextVar("xroad_vtj_env_texts", default=MappingProxyType({}))
+
+
 class _Reader:
     """Reads one mapping of the YAML, remembering its dotted path for error messages."""
 
@@ -136,10 +142,14 @@ class _Reader:
         return self._join(self.path, key)
 
     def get(self, key: str, kind: type[T] | tuple[type, ...], default: T | None = None) -> Any:
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        env_text = _ENV_TEXTS.get().get(self.name(key))
+        if env_text is not None and str in kinds:
+            # From the environment, a text key gets the text as written: "0123" stays "0123", "null" is "null".
+            return env_text or None
         value = self.raw.get(key, default)
         if value is None:
             return None
-        kinds = kind if isinstance(kind, tuple) else (kind,)
         if float in kinds and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if isinstance(value, bool) and bool not in kinds:
@@ -378,8 +388,13 @@ def _caller(raw: Any, index: int, base: Path, warnings: list[str]) -> CallerConf
 # --- environment overrides ---------------------------------------------------------------------------------------
 
 
-def apply_env_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> set[str]:
-    """Merge ``XROAD_VTJ__A__B=value`` into ``raw`` (in place); returns the dotted keys that were set."""
+def apply_env_overrides(
+    raw: dict[str, Any], environ: Mapping[str, str], texts: dict[str, str] | None = None
+) -> set[str]:
+    """Merge ``XROAD_VTJ__A__B=value`` into ``raw`` (in place); returns the dotted keys that were set.
+
+    ``texts``, when given, receives each variable's text as it was, by dotted key.
+    """
     keys: set[str] = set()
     for name, text in sorted(environ.items()):
         if not name.startswith(ENV_PREFIX):
@@ -396,10 +411,15 @@ def apply_env_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> set[
                 raise ConfigError(f"{name}: {'.'.join(parts)} cannot be set from the environment")
             target = child
         try:
-            target[parts[-1]] = yaml.safe_load(text) if text else None
+            value = yaml.safe_load(text) if text else None
         except yaml.YAMLError:
-            raise ConfigError(f"{name}: value is not valid YAML") from None
+            value = text
+        # A string is taken verbatim: YAML would drop a " #…" tail as a comment or unquote it, and a secret must
+        # arrive exactly as given. Numbers, booleans and null keep their YAML meaning for typed keys.
+        target[parts[-1]] = text if isinstance(value, str) else value
         keys.add(".".join(parts))
+        if texts is not None:
+            texts[".".join(parts)] = text
     return keys
 
 
@@ -415,7 +435,16 @@ def parse_config(
     if not isinstance(raw, dict):
         raise ConfigError("configuration: the file must hold a mapping")
     raw = _deep_copy(raw)
-    env_keys = apply_env_overrides(raw, os.environ if environ is None else environ)
+    texts: dict[str, str] = {}
+    env_keys = apply_env_overrides(raw, os.environ if environ is None else environ, texts)
+    token = _ENV_TEXTS.set(texts)
+    try:
+        return _parse_sections(raw, base_dir, env_keys, source)
+    finally:
+        _ENV_TEXTS.reset(token)
+
+
+def _parse_sections(raw: dict[str, Any], base_dir: Path, env_keys: set[str], source: Path | None) -> Config:
     top = _Reader(raw, "", TOP_LEVEL, base_dir)
     warnings: list[str] = []
     log = _Reader(raw.get("logging"), "logging", {"level"}, base_dir)
