@@ -118,5 +118,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except XRoadVtjError as error:
         print(f"xroad-vtj: {error.code}: {error.detail}", file=sys.stderr)
         return 2
+    except OSError as error:
+        # Typically a port already in use or a file that cannot be read: one line, not a traceback.
+        where = f" ({error.filename})" if error.filename else ""
+        print(f"xroad-vtj: {error.strerror or error}{where}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130

@@ -88,6 +88,8 @@ async def run_demo(workdir: Path, *, port: int = 8080, example_only: bool = Fals
         print(f"Example query -> HTTP {response.status}")
         print(json.dumps(answer, indent=2, ensure_ascii=False))
         print()
+        if example_only:
+            return 0 if response.status == 200 else 1
         print(
             f"Service: http://127.0.0.1:{service.port}/  (simulated security server on port {simulator.port},"
         )
@@ -105,8 +107,6 @@ async def run_demo(workdir: Path, *, port: int = 8080, example_only: bool = Fals
             "Test persons: 010280-952L found, 260991-999R turvakielto, 020365-999P deceased, 010469-999W "
             "passivated, 311211A9527 under 15, any other valid hetu: not found."
         )
-        if example_only:
-            return 0 if response.status == 200 else 1
         print("Serving until Ctrl-C.", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
