@@ -33,6 +33,7 @@ from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
 
 from xroad_vtj.audit import codec, retention
 from xroad_vtj.audit.chain import GENESIS, iso, period_of, record_hash, utcnow
+from xroad_vtj.audit.filters import count_where, search_where
 from xroad_vtj.audit.pg_schema import SCHEMA_VERSION, WRITE_LOCK, next_period
 from xroad_vtj.audit.retention import RetentionResult
 from xroad_vtj.audit.store import AuditStore
@@ -442,27 +443,19 @@ class PostgresAuditStore(AuditStore):
         until: str | None,
         limit: int,
     ) -> list[tuple[int, str, str, str]]:
-        where = ["kind IN ('intent', 'refusal')"]
-        params: list[Any] = []
-        if xroad_id is not None:
-            where.append("xroad_message_id = %s")
-            params.append(xroad_id)
-        if end_user is not None:
-            where.append("end_user = %s")
-            params.append(end_user)
-        if subject_indexes is not None:
-            where.append("subject_index = ANY(%s)")
-            params.append(list(subject_indexes))
-        if since is not None:
-            where.append("requested_at >= %s")
-            params.append(since)
-        if until is not None:
-            where.append("requested_at < %s")
-            params.append(until)
+        where, params = search_where(
+            "%s",
+            lambda column, values: (f"{column} = ANY(%s)", [list(values)]),
+            xroad_id=xroad_id,
+            end_user=end_user,
+            subject_indexes=subject_indexes,
+            since=since,
+            until=until,
+        )
         params.append(limit)
         rows = await self._fetch(
             "SELECT seq, audit_id, kind, body FROM xroad_vtj_audit.record"  # noqa: S608  # own columns only
-            f" WHERE {' AND '.join(where)} ORDER BY seq LIMIT %s",
+            f" WHERE {where} ORDER BY seq LIMIT %s",
             params,
         )
         return [(int(r[0]), r[1], r[2], r[3]) for r in rows]
@@ -480,18 +473,8 @@ class PostgresAuditStore(AuditStore):
     async def count_queries(
         self, *, since: datetime, caller: str | None = None, end_user: str | None = None
     ) -> int:
-        where = ["kind = 'intent'", "requested_at >= %s"]
-        params: list[Any] = [iso(since)]
-        if caller is not None:
-            where.append("caller = %s")
-            params.append(caller)
-        if end_user is not None:
-            where.append("end_user = %s")
-            params.append(end_user)
-        rows = await self._fetch(
-            f"SELECT count(*) FROM xroad_vtj_audit.record WHERE {' AND '.join(where)}",  # noqa: S608
-            params,
-        )
+        where, params = count_where("%s", since=iso(since), caller=caller, end_user=end_user)
+        rows = await self._fetch(f"SELECT count(*) FROM xroad_vtj_audit.record WHERE {where}", params)  # noqa: S608
         return int(rows[0][0])
 
     async def _count_distinct_subjects(self, *, since: str, caller: str | None, end_user: str) -> int:

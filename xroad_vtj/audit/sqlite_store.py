@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 
 from xroad_vtj.audit import codec, retention
 from xroad_vtj.audit.chain import GENESIS, iso, period_of, record_hash, utcnow
+from xroad_vtj.audit.filters import count_where, search_where
 from xroad_vtj.audit.retention import RetentionResult
 from xroad_vtj.audit.store import AuditStore
 from xroad_vtj.audit.verify import ChainResult, Row, walk_log
@@ -575,26 +576,18 @@ class SqliteAuditStore(AuditStore):
         until: str | None,
         limit: int,
     ) -> list[tuple[int, str, str, str]]:
-        where = ["kind IN ('intent', 'refusal')"]
-        params: list[Any] = []
-        if xroad_id is not None:
-            where.append("xroad_message_id = ?")
-            params.append(xroad_id)
-        if end_user is not None:
-            where.append("end_user = ?")
-            params.append(end_user)
-        if subject_indexes is not None:
-            where.append(f"subject_index IN ({', '.join('?' * len(subject_indexes))})")
-            params += subject_indexes
-        if since is not None:
-            where.append("requested_at >= ?")
-            params.append(since)
-        if until is not None:
-            where.append("requested_at < ?")
-            params.append(until)
+        where, params = search_where(
+            "?",
+            lambda column, values: (f"{column} IN ({', '.join('?' * len(values))})", list(values)),
+            xroad_id=xroad_id,
+            end_user=end_user,
+            subject_indexes=subject_indexes,
+            since=since,
+            until=until,
+        )
         sql = (
             "SELECT seq, audit_id, kind, body FROM audit_record"  # noqa: S608  # our own column names only
-            f" WHERE {' AND '.join(where)} ORDER BY seq LIMIT ?"
+            f" WHERE {where} ORDER BY seq LIMIT ?"
         )
         params.append(limit)
         return await self._read(lambda c: [tuple(r) for r in c.execute(sql, params)])
@@ -616,15 +609,8 @@ class SqliteAuditStore(AuditStore):
     async def count_queries(
         self, *, since: datetime, caller: str | None = None, end_user: str | None = None
     ) -> int:
-        where = ["kind = 'intent'", "requested_at >= ?"]
-        params: list[Any] = [iso(since)]
-        if caller is not None:
-            where.append("caller = ?")
-            params.append(caller)
-        if end_user is not None:
-            where.append("end_user = ?")
-            params.append(end_user)
-        sql = f"SELECT count(*) FROM audit_record WHERE {' AND '.join(where)}"  # noqa: S608
+        where, params = count_where("?", since=iso(since), caller=caller, end_user=end_user)
+        sql = f"SELECT count(*) FROM audit_record WHERE {where}"  # noqa: S608
         count: int = await self._read(lambda c: c.execute(sql, params).fetchone()[0])
         return count
 

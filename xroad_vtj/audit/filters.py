@@ -1,0 +1,52 @@
+"""The WHERE clauses of audit searches and quota counts, shared by the SQLite and PostgreSQL stores.
+
+Both stores filter the same generated columns with the same meaning (``since`` inclusive, ``until``
+exclusive); only the placeholder and the way a list is matched differ, which the caller passes in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+# Renders "column matches any of values" for one backend: (SQL fragment, its parameters).
+AnyOf = Callable[[str, Sequence[str]], tuple[str, list[Any]]]
+
+
+def search_where(
+    mark: str,
+    any_of: AnyOf,
+    *,
+    xroad_id: str | None,
+    end_user: str | None,
+    subject_indexes: Sequence[str] | None,
+    since: str | None,
+    until: str | None,
+) -> tuple[str, list[Any]]:
+    """Conditions selecting intent and refusal rows for a search, with their parameters."""
+    where = ["kind IN ('intent', 'refusal')"]
+    params: list[Any] = []
+    for condition, value in (("xroad_message_id = ", xroad_id), ("end_user = ", end_user)):
+        if value is not None:
+            where.append(condition + mark)
+            params.append(value)
+    if subject_indexes is not None:
+        fragment, values = any_of("subject_index", subject_indexes)
+        where.append(fragment)
+        params += values
+    for condition, value in (("requested_at >= ", since), ("requested_at < ", until)):
+        if value is not None:
+            where.append(condition + mark)
+            params.append(value)
+    return " AND ".join(where), params
+
+
+def count_where(mark: str, *, since: str, caller: str | None, end_user: str | None) -> tuple[str, list[Any]]:
+    """Conditions selecting the intents a quota counts, with their parameters."""
+    where = ["kind = 'intent'", f"requested_at >= {mark}"]
+    params: list[Any] = [since]
+    for condition, value in (("caller = ", caller), ("end_user = ", end_user)):
+        if value is not None:
+            where.append(condition + mark)
+            params.append(value)
+    return " AND ".join(where), params
