@@ -17,6 +17,7 @@ from aiohttp import web
 
 from xroad_vtj.api.problems import http_exception_problem, json_dumps, problem_response
 from xroad_vtj.api.validation import decode_json_object, loose_json_object, validate_person_query
+from xroad_vtj.audit.chain import parse_when
 from xroad_vtj.audit.store import AuditStore
 from xroad_vtj.config import CallerConfig, Config
 from xroad_vtj.errors import (
@@ -200,10 +201,9 @@ def _when(params: Mapping[str, Any], key: str) -> datetime | None:
     if value is None:
         return None
     try:
-        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        return parse_when(str(value))
     except ValueError:
         raise InvalidRequest(f"{key} must be an ISO 8601 date or time", field=key) from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 async def _search(request: web.Request, params: Mapping[str, Any]) -> web.Response:

@@ -65,5 +65,11 @@ def parse_iso(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%f%z")
 
 
+def parse_when(text: str) -> datetime:
+    """A caller's ISO 8601 date or date-time (``Z`` allowed); without a zone it is UTC. Raises ValueError."""
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)

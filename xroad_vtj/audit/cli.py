@@ -14,7 +14,7 @@ import os
 import socket
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ import psycopg
 import yaml
 
 from xroad_vtj.audit import pg_schema, sqlite_store
+from xroad_vtj.audit.chain import parse_when
 from xroad_vtj.audit.config import AuditConfig, parse_audit_config
 from xroad_vtj.audit.store import AuditStore, open_store
 from xroad_vtj.config import apply_env_overrides
@@ -52,10 +53,9 @@ def _instance() -> str:
 def _when(text: str) -> datetime:
     """ISO 8601 date or date-time; without a zone it is UTC."""
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parse_when(text)
     except ValueError:
         raise argparse.ArgumentTypeError("expected an ISO 8601 date or date-time") from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _run(args: argparse.Namespace, work: Callable[[AuditStore], Awaitable[int]]) -> int:
