@@ -251,12 +251,12 @@ def check_request(
     return headers, message.body
 
 
-def _metaservice_answer(state: SimulatorState, headers: Headers) -> bytes | None:
+def _metaservice_answer(state: SimulatorState, headers: Headers, the_hash: str) -> bytes | None:
     code = headers.service.service_code
     if code not in ("listMethods", "allowedMethods"):
         return None
     services = list(state.allowed_services) if code == "allowedMethods" else [state.service]
-    return build_service_list_response(headers, services, request_hash=None)
+    return build_service_list_response(headers, services, request_hash=the_hash)
 
 
 async def handle(request: web.Request) -> web.StreamResponse:
@@ -307,9 +307,9 @@ async def handle(request: web.Request) -> web.StreamResponse:
         return _xml_response(b"<?xml version='1.0'?><a>" + b"x" * knobs.oversized_bytes + b"</a>")
     if mode == "huge_body":
         return await _huge_body(request, knobs)
-    meta = _metaservice_answer(state, headers)
+    meta = _metaservice_answer(state, headers, the_hash)
     if meta is not None:
-        return _xml_response(_rehash(meta, the_hash))
+        return _xml_response(meta)
     if headers.service != state.service:
         return _xml_response(fault_bytes(state, "unknown_service"))
     answer_headers = headers
@@ -371,21 +371,6 @@ async def _huge_body(request: web.Request, knobs: Knobs) -> web.StreamResponse:
     except ConnectionError:
         pass  # the reader gave up, as it should
     return response
-
-
-def _rehash(message: bytes, the_hash: str) -> bytes:
-    # Metaservice answers are built without a hash; the provider's server adds it like for any other answer.
-    parsed = etree.fromstring(message)
-    xrd = "http://x-road.eu/xsd/xroad.xsd"
-    header = parsed[0]
-    id_element = header.find(f"{{{xrd}}}id")
-    if id_element is not None:
-        element = etree.Element(
-            f"{{{xrd}}}requestHash", algorithmId="http://www.w3.org/2001/04/xmlenc#sha512"
-        )
-        element.text = the_hash
-        id_element.addnext(element)
-    return bytes(etree.tostring(parsed, xml_declaration=True, encoding="UTF-8"))
 
 
 async def knobs_handler(request: web.Request) -> web.Response:
