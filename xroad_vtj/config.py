@@ -8,6 +8,7 @@ with the suffix ``_file`` names it, relative paths being relative to the configu
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 import re
@@ -434,7 +435,7 @@ def parse_config(
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError("configuration: the file must hold a mapping")
-    raw = _deep_copy(raw)
+    raw = copy.deepcopy(raw)
     texts: dict[str, str] = {}
     env_keys = apply_env_overrides(raw, os.environ if environ is None else environ, texts)
     token = _ENV_TEXTS.set(texts)
@@ -494,14 +495,6 @@ _DSN_PASSWORD = re.compile(r"^[a-z0-9+.-]+://[^/@\s]*:[^/@\s]*@|(^|[\s?&])passwo
 def _dsn_has_password(dsn: Any) -> bool:
     """A URL with ``user:password@`` or a key/value DSN with ``password=``; without one the DSN is no secret."""
     return isinstance(dsn, str) and _DSN_PASSWORD.search(dsn) is not None
-
-
-def _deep_copy(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _deep_copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_deep_copy(v) for v in value]
-    return value
 
 
 def load_config(path: str | Path, *, environ: Mapping[str, str] | None = None) -> Config:

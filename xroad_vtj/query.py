@@ -37,7 +37,6 @@ from xroad_vtj.vtj import (
     VtjResult,
     build_henkilon_tunnus_kysely,
     parse_henkilon_tunnus_kysely_response,
-    parse_hetu,
 )
 from xroad_vtj.xroad import (
     Headers,
@@ -107,9 +106,9 @@ class QueryService:
             log.warning("refusal_not_audited", reason=error.code)
 
     async def person_query(self, caller: CallerConfig, query: PersonQuery) -> dict[str, Any]:
-        parse_hetu(query.hetu)
-        # The quota check and the intent that counts towards the quota happen under one per-end-user lock, so
-        # that simultaneous queries of one end user cannot all pass a limit they reach together.
+        # The hetu was validated with the request (api.validation) and is checked again by the request builder,
+        # before the intent is written. The quota check and the intent that counts towards the quota happen
+        # under one per-end-user lock, so that simultaneous queries of one end user cannot all pass a limit.
         async with self.policy.admission(caller, query.end_user):
             await self.policy.authorize_query(caller, query)
             sent, headers, audit_id = await self._record_intent(caller, query)
