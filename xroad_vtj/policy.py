@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
+import unicodedata
 import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -41,6 +42,12 @@ SILENT_ADDRESS_PRODUCTS = frozenset({"perussanoma 1"})
 _DUMMY_DIGEST = bytes(32)
 
 
+def end_user_key(end_user: str) -> str:
+    """The canonical form quotas, the admission lock and the distinct-subject count use (NFKC, case-folded):
+    ``Maija`` and ``MAIJA`` are one end user. The audit record and ``Loppukayttaja`` keep the text as sent."""
+    return unicodedata.normalize("NFKC", end_user).casefold()
+
+
 @dataclass(frozen=True, slots=True)
 class PeerCertificate:
     """The caller's TLS client certificate, as the listener saw it."""
@@ -69,7 +76,7 @@ class Policy:
         Across replicas the counts come from the shared store; two replicas admitting the same end user in the
         same few milliseconds can still pass a limit by one each (documented in the README).
         """
-        key = (caller.name, end_user)
+        key = (caller.name, end_user_key(end_user))
         lock = self._admission.get(key)
         if lock is None:
             lock = self._admission[key] = asyncio.Lock()

@@ -18,7 +18,7 @@ from typing import Any
 
 from xroad_vtj.audit.chain import canonical_body, iso, parse_iso, utcnow
 from xroad_vtj.audit.keys import RANDOM, Keyring
-from xroad_vtj.audit.records import Intent, Outcome, Refusal
+from xroad_vtj.audit.records import PERSON_OPERATION, Intent, Outcome, Refusal
 
 FORMAT_VERSION = 1
 
@@ -53,11 +53,16 @@ def intent_body(intent: Intent, audit_id: str, instance: str, keyring: Keyring) 
         subject_index=index,
         request_sha512=intent.request_sha512,
         requested_at=iso(intent.requested_at),
+        operation=intent.operation,
+        route=intent.route,
+        subject_kind=intent.subject_kind,
     )
     return canonical_body(fields)
 
 
-def outcome_fields(audit_id: str, instance: str, outcome: Outcome) -> dict[str, Any]:
+def outcome_fields(
+    audit_id: str, instance: str, outcome: Outcome, keyring: Keyring | None = None
+) -> dict[str, Any]:
     fields = _head("outcome", audit_id, instance)
     fields.update(
         outcome=outcome.outcome,
@@ -72,11 +77,15 @@ def outcome_fields(audit_id: str, instance: str, outcome: Outcome) -> dict[str, 
         received_request_hash=outcome.received_request_hash,
         data_categories=list(outcome.data_categories),
     )
+    if outcome.new_subject is not None:
+        if keyring is None:
+            raise ValueError("an outcome with a new subject needs the keyring")
+        fields["new_subject"], fields["new_subject_index"] = keyring.encrypt(outcome.new_subject, audit_id)
     return fields
 
 
-def outcome_body(audit_id: str, instance: str, outcome: Outcome) -> str:
-    return canonical_body(outcome_fields(audit_id, instance, outcome))
+def outcome_body(audit_id: str, instance: str, outcome: Outcome, keyring: Keyring | None = None) -> str:
+    return canonical_body(outcome_fields(audit_id, instance, outcome, keyring))
 
 
 def unknown_outcome_body(intent: Mapping[str, Any], instance: str, now: datetime) -> str:
@@ -136,6 +145,9 @@ def refusal_body(refusal: Refusal, audit_id: str, instance: str, keyring: Keyrin
         subject_index=index,
         reason=refusal.reason,
         requested_at=iso(refusal.requested_at),
+        operation=refusal.operation,
+        route=refusal.route,
+        subject_kind=refusal.subject_kind if refusal.subject is not None else None,
     )
     return canonical_body(fields)
 
@@ -168,6 +180,13 @@ def search_result(seq: int, body: str, outcome: str | None, keyring: Keyring) ->
         "client": rec.get("client"),
         "service": rec.get("service"),
         "subject": keyring.decrypt(subject, audit_id) if subject is not None else None,
+        # records written before these fields existed were all person queries by hetu through X-Road
+        "operation": rec.get("operation", PERSON_OPERATION),
+        "route": rec.get("route", "xroad"),
+        "subject_kind": rec.get("subject_kind", "hetu" if subject is not None else None),
+        "new_subject": (
+            keyring.decrypt(out["new_subject"], audit_id) if out.get("new_subject") is not None else None
+        ),
         "outcome": "refused" if refused else out.get("outcome"),
         "reason": rec.get("reason"),
         "requested_at": rec.get("requested_at"),

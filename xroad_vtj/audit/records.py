@@ -8,6 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+# The operation of every record written before operations were recorded.
+PERSON_OPERATION = "HenkilonTunnusKysely"
+
 
 @dataclass(frozen=True, slots=True)
 class Intent:
@@ -23,6 +26,9 @@ class Intent:
     subject: str  # the hetu asked for: stored encrypted with a blind index, never in plain text
     request_sha512: str  # base64 SHA-512 of the exact request bytes
     requested_at: datetime  # UTC, tz-aware
+    operation: str = PERSON_OPERATION  # the VTJ operation name, e.g. RakennuksenTunnusKysely
+    route: str = "xroad"  # xroad | direct
+    subject_kind: str = "hetu"  # hetu | satu | building | property | criteria
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +47,9 @@ class Outcome:
     fault_family: str | None
     received_request_hash: str | None
     data_categories: tuple[str, ...]
+    # a passivated answer's new active hetu: stored encrypted with its own blind index, so that a search by
+    # the new hetu finds the query whose data came back under it
+    new_subject: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,3 +63,6 @@ class Refusal:
     subject: str | None  # whatever hetu text the caller sent; personal data even when invalid: encrypted
     reason: str  # the problem code, e.g. invalid_hetu, product_not_allowed, quota_exceeded
     requested_at: datetime
+    operation: str = PERSON_OPERATION
+    route: str = "xroad"
+    subject_kind: str | None = "hetu"
