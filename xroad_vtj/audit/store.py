@@ -11,7 +11,7 @@ import abc
 import asyncio
 import contextlib
 import fcntl
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -220,6 +220,12 @@ class AuditStore(abc.ABC):
             "refusal", codec.refusal_body(refusal, audit_id, self.instance, self.keyring)
         )
         return audit_id
+
+    async def append_event(self, event: str, details: Mapping[str, Any]) -> int:
+        """Append an event record (e.g. ``audit_access``: an auditor viewed decrypted data); returns its seq.
+
+        ``details`` must not hold personal data in clear: a subject goes in as its blind index."""
+        return await self._append_counted("event", codec.event_body(event, self.instance, details))
 
     async def _append_counted(self, kind: str, body: str) -> int:
         try:
