@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from xroad_vtj.demo import run_demo
+from xroad_vtj.demo import DemoPortInUse, run_demo
 
 
 def free_port_block() -> int:
@@ -33,3 +33,19 @@ async def test_demo_runs_the_example_query_against_the_built_in_simulator(
     assert '"outcome": "found"' in out
     assert "curl" not in out  # the service has stopped: nothing to try
     assert (tmp_path / "demo" / "config.yaml").exists()
+
+
+@pytest.mark.parametrize(("offset", "named"), [(0, "the API"), (1, "security server"), (2, "metrics")])
+async def test_a_taken_demo_port_is_refused_naming_that_port_and_its_use(
+    tmp_path: Path, offset: int, named: str
+) -> None:
+    port = free_port_block()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", port + offset))
+        taken.listen()
+        with pytest.raises(DemoPortInUse) as refused:
+            await run_demo(tmp_path / "demo", port=port, example_only=True)
+    assert f"port {port + offset} (" in refused.value.detail
+    assert named in refused.value.detail
+    assert "--port" in refused.value.detail
+    assert not (tmp_path / "demo").exists()  # nothing was started or written

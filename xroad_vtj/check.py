@@ -163,5 +163,11 @@ async def run_check(path: str, out: TextIO) -> int:
     except ssl.SSLError as error:
         out.write(f"FAIL TLS setup: {error.reason}\n     what to do: check xroad.tls files\n")
         return 1
+    # allowedMethods takes no VTJ credentials, and a person query to prove them would be a real, audited
+    # lookup: say plainly what was not checked, and where a wrong pair shows.
+    out.write(
+        "note vtj.username and the VTJ password are not checked here: a wrong pair answers every query with "
+        "upstream_rejected (VTJ return code 0003/0004; alert XroadVtjCredentialsRejected)\n"
+    )
     out.write("all checks passed\n")
     return 0

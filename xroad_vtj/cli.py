@@ -45,9 +45,17 @@ def _simulate(args: argparse.Namespace) -> int:
             tls_cert=args.tls_cert,
             tls_key=args.tls_key,
             client_ca=args.client_ca,
+            vtj_username=args.vtj_username,
+            vtj_password=_read_secret_file(args.vtj_password_file)
+            if args.vtj_password_file
+            else "demo-password",
         )
     )
     return 0
+
+
+def _read_secret_file(path: str) -> str:
+    return Path(path).read_text(encoding="utf-8").strip()
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -86,13 +94,28 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM)")
     sim.add_argument("--tls-key", help="key of --tls-cert (PEM)")
     sim.add_argument("--client-ca", help="accept client certificates issued by this CA (PEM)")
+    sim.add_argument(
+        "--vtj-username",
+        default="demo-user",
+        help="the VTJ user id the simulator accepts (default demo-user)",
+    )
+    sim.add_argument(
+        "--vtj-password-file",
+        metavar="FILE",
+        help="file holding the VTJ password the simulator accepts (default: demo-password)",
+    )
     sim.set_defaults(func=_simulate)
 
     demo = commands.add_parser("demo", help="simulator + service with built-in defaults, one command")
     demo.add_argument(
         "--workdir", default="var/demo", help="where the demo keeps its audit database and keys"
     )
-    demo.add_argument("--port", type=int, default=8080, help="service port (the simulator uses port + 1)")
+    demo.add_argument(
+        "--port",
+        type=int,
+        default=8080,
+        help="API port; the simulator uses port + 1 and the metrics port + 2",
+    )
     demo.add_argument("--example-only", action="store_true", help="run the example query, print it and exit")
     demo.set_defaults(func=_demo)
 

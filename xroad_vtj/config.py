@@ -67,6 +67,8 @@ class XRoadConfig:
     max_response_bytes: int = 2 * 1024 * 1024
     pool_size: int = 100
     tls: XRoadTls | None = None
+    # Seconds between background allowedMethods calls (xroad_vtj/route_probe.py); 0 switches the probe off.
+    route_probe_seconds: float = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,7 +264,15 @@ def _xroad(raw: Any, base: Path) -> XRoadConfig:
     r = _Reader(
         raw,
         "xroad",
-        {"security_server_url", "client", "timeout_seconds", "max_response_bytes", "pool_size", "tls"},
+        {
+            "security_server_url",
+            "client",
+            "timeout_seconds",
+            "max_response_bytes",
+            "pool_size",
+            "tls",
+            "route_probe_seconds",
+        },
         base,
     )
     url = r.required("security_server_url", str)
@@ -285,7 +295,16 @@ def _xroad(raw: Any, base: Path) -> XRoadConfig:
         max_response_bytes=r.integer("max_response_bytes", 2 * 1024 * 1024, 1024, 64 * 1024 * 1024) or 0,
         pool_size=r.integer("pool_size", 100, 1, 10000) or 1,
         tls=tls,
+        route_probe_seconds=_probe_seconds(r),
     )
+
+
+def _probe_seconds(r: _Reader) -> float:
+    seconds = r.number("route_probe_seconds", 60.0, 0.0, 86400)
+    if 0 < seconds < 5:
+        # A probe every second would be load on the security server, not a watch on the route.
+        raise ConfigError("xroad.route_probe_seconds: 0 (off) or at least 5")
+    return seconds
 
 
 def _vtj(raw: Any, base: Path, warnings: list[str], env_keys: set[str]) -> VtjConfig:

@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import json
 import signal
+import socket
 from pathlib import Path
 
 import aiohttp
@@ -17,6 +18,7 @@ import yaml
 
 from xroad_vtj.api.server import Service
 from xroad_vtj.config import load_config
+from xroad_vtj.errors import XRoadVtjError
 from xroad_vtj.logging import configure_logging
 from xroad_vtj.simulator.app import create_simulator_app
 from xroad_vtj.simulator.run import RunningSimulator
@@ -24,6 +26,37 @@ from xroad_vtj.simulator.run import RunningSimulator
 DEMO_TOKEN = "demo-token"  # noqa: S105 - a published demo credential for the local simulator only
 DEMO_AUDITOR_TOKEN = "demo-auditor-token"  # noqa: S105
 EXAMPLE = {"hetu": "010280-952L", "end_user": "demo.user@example.fi", "purpose": "DEMO-2026-1"}
+
+
+class DemoPortInUse(XRoadVtjError):
+    code = "port_in_use"
+    title = "Port in use"
+
+
+def demo_ports(port: int) -> dict[str, int]:
+    """The three ports the demo listens on, by what they are for (as the error and the README name them)."""
+    return {
+        "the API, --port": port,
+        "the simulated security server, --port + 1": port + 1,
+        "the metrics, --port + 2": port + 2,
+    }
+
+
+def check_ports_free(port: int, host: str = "127.0.0.1") -> None:
+    """Refuse before starting anything when one of the demo's ports is taken, naming that port and its use."""
+    if not 1 <= port <= 65533:
+        raise DemoPortInUse("--port must be between 1 and 65533 (the demo also uses the next two ports)")
+    for use, number in demo_ports(port).items():
+        with socket.socket() as probe:
+            # As asyncio binds: SO_REUSEADDR, so a port in TIME_WAIT counts as free.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host, number))
+            except OSError:
+                raise DemoPortInUse(
+                    f"port {number} ({use}) is in use on {host}: start the demo with another --port "
+                    f"(it uses --port, --port + 1 and --port + 2)"
+                ) from None
 
 
 def demo_config(port: int, simulator_port: int) -> dict[str, object]:
@@ -70,14 +103,20 @@ def _write_demo_files(workdir: Path, port: int) -> Path:
 
 
 async def run_demo(workdir: Path, *, port: int = 8080, example_only: bool = False) -> int:
+    check_ports_free(port)
     config_path = _write_demo_files(workdir, port)
     config = load_config(config_path, environ={})
     configure_logging("warning")
 
     simulator = RunningSimulator(create_simulator_app())
-    await simulator.start("127.0.0.1", port + 1)
     service = Service(config)
-    await service.start()
+    try:
+        await simulator.start("127.0.0.1", port + 1)
+        await service.start()
+    except BaseException:
+        await service.stop()
+        await simulator.stop()
+        raise
     url = f"http://127.0.0.1:{service.port}/v1/person-queries"
     try:
         async with (

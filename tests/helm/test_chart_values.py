@@ -16,7 +16,7 @@ SCHEMA = json.loads((CHART_DIR / "values.schema.json").read_text())
 
 POSTGRESQL = {
     "config": {"audit": {"backend": "postgresql"}},
-    "secrets": {"database": {"existingSecret": "db"}},
+    "secrets": {"database": {"existingSecret": "db"}, "databaseAdmin": {"existingSecret": "db-admin"}},
 }
 
 
@@ -113,6 +113,9 @@ def test_every_object_in_the_schema_is_closed() -> None:
     """Either a fixed set of keys (additionalProperties false) or a map whose values have a schema."""
     schemas = list(_object_schemas(SCHEMA))
     assert len(schemas) > 30
+    # Kubernetes objects passed through (a sidecar's securityContext, a volume source) name their API type;
+    # the API server checks them, and so do the render tests (kubernetes-validate, strict).
+    schemas = [(path, schema) for path, schema in schemas if "x-kubernetes-object" not in schema]
     open_objects = [path for path, schema in schemas if "additionalProperties" not in schema]
     assert open_objects == []
     for path, schema in schemas:

@@ -144,8 +144,17 @@ async def run_until_signalled(
 async def serve(config: Config) -> None:
     service = Service(config)
 
+    async def start() -> None:
+        try:
+            await service.start()
+        except BaseException:
+            # A listener that cannot bind (port in use) fails after the app's start-up opened the upstream
+            # session and the audit store: close them, so that the one-line error is all the operator sees.
+            await service.stop()
+            raise
+
     async def stop() -> None:
         await service.drain()
         await service.stop()
 
-    await run_until_signalled(service.start, stop, service.begin_shutdown)
+    await run_until_signalled(start, stop, service.begin_shutdown)

@@ -38,13 +38,24 @@ async def run_simulator(
     tls_cert: str | None = None,
     tls_key: str | None = None,
     client_ca: str | None = None,
+    vtj_username: str = "demo-user",
+    vtj_password: str = "demo-password",  # noqa: S107 - the simulator's published test credential
 ) -> None:
-    app = create_simulator_app(knobs=Knobs(latency_seconds=latency, fault_style=fault_style))
+    app = create_simulator_app(
+        username=vtj_username,
+        password=vtj_password,
+        knobs=Knobs(latency_seconds=latency, fault_style=fault_style),
+    )
     context = simulator_ssl_context(tls_cert, tls_key, client_ca) if tls_cert and tls_key else None
     simulator = RunningSimulator(app)
     await simulator.start(host, port, context)
     scheme = "https" if context else "http"
     print(f"simulator listening on {scheme}://{host}:{simulator.port}/", flush=True)
+    # Any other pair is answered as VTJ does (return code 0004 / 0003, upstream_rejected): say which it wants.
+    print(
+        f"simulator accepts the VTJ credentials vtj.username {vtj_username!r} and password {vtj_password!r}",
+        flush=True,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -171,6 +171,19 @@ Secrets are never inlined: every secret key points to a file in a mounted secret
 {{- end }}
 {{- end }}
 {{- $_ := set $audit "previous_data_key_files" $previous }}
+{{- $previousCerts := list }}
+{{- if $s.audit.existingSecret }}
+{{- range $s.audit.previousSigningCertNames }}
+{{- $previousCerts = append $previousCerts (printf "%s/audit/%s" $sec .) }}
+{{- end }}
+{{- else }}
+{{- range $i, $_ := $s.audit.previousSigningCerts }}
+{{- $previousCerts = append $previousCerts (printf "%s/audit/previous-signing-%d.crt" $sec $i) }}
+{{- end }}
+{{- end }}
+{{- if $previousCerts }}
+{{- $_ := set $audit "previous_signing_cert_files" $previousCerts }}
+{{- end }}
 {{- $_ := set $audit "checkpoint_dir" (printf "%s/checkpoints" $data) }}
 {{- $tokenCallers := (include "xroad-vtj.tokenCallers" . | fromYaml).names }}
 {{- $callers := list }}
@@ -221,6 +234,22 @@ template that depends on them, so `helm template` fails before anything is appli
 {{- end }}
 {{- if and (not $sqlite) (not $s.database.existingSecret) (not $s.database.dsn) }}
 {{- fail "secrets.database: config.audit.backend postgresql needs existingSecret or dsn" }}
+{{- end }}
+{{- if and .Values.migrations.enabled $sqlite }}
+{{- fail "migrations.enabled needs config.audit.backend postgresql: the service creates its SQLite file itself" }}
+{{- end }}
+{{- $needsAdmin := or (include "xroad-vtj.migrationsEnabled" .) (and (not $sqlite) .Values.auditMaintenance.enabled .Values.auditMaintenance.retention) }}
+{{- if and $needsAdmin (not $s.databaseAdmin.existingSecret) (not $s.databaseAdmin.dsn) }}
+{{- fail "secrets.databaseAdmin: the migrate hook and PostgreSQL retention run as the schema owner: set existingSecret (key dsn; may be the database secret) or dsn, or set migrations.enabled false" }}
+{{- end }}
+{{- if and $s.audit.existingSecret $s.audit.previousSigningCerts }}
+{{- fail "secrets.audit.previousSigningCerts goes with a chart-made secret: with existingSecret name its keys in previousSigningCertNames" }}
+{{- end }}
+{{- if and (not $s.audit.existingSecret) $s.audit.previousSigningCertNames }}
+{{- fail "secrets.audit.previousSigningCertNames goes with existingSecret: give the certificates in previousSigningCerts" }}
+{{- end }}
+{{- if and .Values.auditMaintenance.enabled (not .Values.auditMaintenance.retention) (not .Values.auditMaintenance.verify) }}
+{{- fail "auditMaintenance: enable retention, verify or both (or set enabled false)" }}
 {{- end }}
 {{- $callerNames := list }}
 {{- range .Values.callers }}
@@ -319,4 +348,99 @@ template that depends on them, so `helm template` fails before anything is appli
 {{- else }}
 {{- add (int .Values.config.server.shutdown_grace_seconds) (int .Values.preStopSleepSeconds) 10 }}
 {{- end }}
+{{- end }}
+
+{{/* The pod-level security context every pod of the chart runs with (restricted Pod Security Standard). */}}
+{{- define "xroad-vtj.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: {{ .Values.podSecurityContext.runAsUser }}
+runAsGroup: {{ .Values.podSecurityContext.runAsGroup }}
+fsGroup: {{ .Values.podSecurityContext.fsGroup }}
+fsGroupChangePolicy: OnRootMismatch
+seccompProfile:
+  type: RuntimeDefault
+{{- end }}
+
+{{/* The container-level security context of every container the chart writes itself. */}}
+{{- define "xroad-vtj.containerSecurityContext" -}}
+runAsNonRoot: true
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+privileged: false
+capabilities:
+  drop:
+    - ALL
+seccompProfile:
+  type: RuntimeDefault
+{{- end }}
+
+{{/*
+Whether the schema migration hook runs: migrations.enabled when set, else on for PostgreSQL (the service
+refuses to start on a schema it does not know) and off for SQLite (the service makes its own file).
+*/}}
+{{- define "xroad-vtj.migrationsEnabled" -}}
+{{- if kindIs "invalid" .Values.migrations.enabled }}
+{{- if eq .Values.config.audit.backend "postgresql" }}true{{ end }}
+{{- else if .Values.migrations.enabled }}true
+{{- end }}
+{{- end }}
+
+{{/* The secret holding the schema owner's DSN (key dsn): existingSecret, or the chart-made hook secret. */}}
+{{- define "xroad-vtj.adminDsnSecretName" -}}
+{{- default (printf "%s-db-admin" (include "xroad-vtj.fullname" .)) .Values.secrets.databaseAdmin.existingSecret }}
+{{- end }}
+
+{{/* Where a secret directory is mounted, and the service's volumes and mounts (shared by the CronJob). */}}
+{{- define "xroad-vtj.volumeMounts" -}}
+{{- $secretVolumes := (include "xroad-vtj.secretVolumes" . | fromYaml).volumes }}
+- name: config
+  mountPath: {{ include "xroad-vtj.configDir" . }}
+  readOnly: true
+{{- range $secretVolumes }}
+- name: secret-{{ .name }}
+  mountPath: {{ include "xroad-vtj.secretsDir" $ }}/{{ .name }}
+  readOnly: true
+{{- end }}
+- name: data
+  mountPath: {{ include "xroad-vtj.dataDir" . }}
+- name: tmp
+  mountPath: /tmp
+{{- with .Values.extraVolumeMounts }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{- define "xroad-vtj.volumes" -}}
+{{- $secretVolumes := (include "xroad-vtj.secretVolumes" . | fromYaml).volumes }}
+- name: config
+  configMap:
+    name: {{ include "xroad-vtj.fullname" . }}
+    defaultMode: 0444
+{{- range $secretVolumes }}
+- name: secret-{{ .name }}
+  secret:
+    secretName: {{ .secretName }}
+    # Readable by the pod's group (fsGroup) only.
+    defaultMode: 0440
+{{- end }}
+- name: data
+  {{- if .Values.persistence.enabled }}
+  persistentVolumeClaim:
+    claimName: {{ default (printf "%s-data" (include "xroad-vtj.fullname" .)) .Values.persistence.existingClaim }}
+  {{- else }}
+  emptyDir: {}
+  {{- end }}
+- name: tmp
+  emptyDir:
+    sizeLimit: 64Mi
+{{- with .Values.extraVolumes }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* Labels of the pods of the chart's Jobs: never matched by the Deployment's or the Service's selector. */}}
+{{- define "xroad-vtj.jobSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "xroad-vtj.name" .root }}-{{ .component }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
 {{- end }}
