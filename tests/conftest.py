@@ -46,7 +46,13 @@ def base_config(tmp_path: Path, simulator_url: str, **sections: Any) -> dict[str
     raw: dict[str, Any] = {
         "instance_id": "test",
         "server": {"host": "127.0.0.1", "port": 0, "metrics_port": 0},
-        "xroad": {"security_server_url": simulator_url, "client": CLIENT, "timeout_seconds": 5},
+        # The route probe off: tests count the messages the simulator received (tests/test_route_probe.py on).
+        "xroad": {
+            "security_server_url": simulator_url,
+            "client": CLIENT,
+            "timeout_seconds": 5,
+            "route_probe_seconds": 0,
+        },
         "vtj": {"service": VTJ_SERVICE, "username": "demo-user", "password_file": str(tmp_path / "pw")},
         "audit": {"backend": "sqlite", "sqlite_path": str(tmp_path / "audit.sqlite3")},
         "callers": [

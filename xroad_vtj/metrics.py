@@ -6,9 +6,19 @@ reasons); never a hetu, end user, purpose or message id.
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    Info,
+    PlatformCollector,
+    ProcessCollector,
+)
 
 from xroad_vtj import __version__
+from xroad_vtj.vtj.codes import RETURN_CODES, normalise_code
 
 PREFIX = "xroad_vtj"
 
@@ -22,6 +32,10 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
         r = self.registry
+        # process_* (CPU, memory, open files) and python_* (GC, version), as the default registry has them.
+        ProcessCollector(registry=r)
+        PlatformCollector(registry=r)
+        GCCollector(registry=r)
         self.http_requests = Counter(
             f"{PREFIX}_http_requests_total",
             "HTTP requests answered, by route and status class.",
@@ -91,5 +105,55 @@ class Metrics:
             "notAfter of the X-Road client TLS certificate, as Unix time.",
             registry=r,
         )
+        self.vtj_return_codes = Counter(
+            f"{PREFIX}_vtj_return_codes_total",
+            "VTJ return codes (Paluukoodi) received, by code: a code of VTJ's catalogue, else other.",
+            ["return_code"],
+            registry=r,
+        )
+        self.quota_refusals = Counter(
+            f"{PREFIX}_quota_refusals_total",
+            "Queries refused by a quota, by caller (a configured caller name) and quota.",
+            ["caller", "quota"],
+            registry=r,
+        )
+        # The route probe (xroad_vtj/route_probe.py): allowedMethods through the security server on a timer.
+        self.route_up = Gauge(
+            f"{PREFIX}_route_up",
+            "1 when the last allowedMethods call through the security server was answered, else 0.",
+            registry=r,
+        )
+        self.route_last_success = Gauge(
+            f"{PREFIX}_route_last_success_timestamp_seconds",
+            "Unix time of the last answered allowedMethods call (0: none yet).",
+            registry=r,
+        )
+        self.route_service_allowed = Gauge(
+            f"{PREFIX}_route_service_allowed",
+            "1 when the last allowedMethods answer listed the configured VTJ service, else 0.",
+            registry=r,
+        )
+        self.route_probes = Counter(
+            f"{PREFIX}_route_probes_total",
+            "allowedMethods probes, by result (ok or the error code).",
+            ["result"],
+            registry=r,
+        )
         self.build_info = Info(f"{PREFIX}_build", "Build information.", registry=r)
         self.build_info.info({"version": __version__})
+
+    def count_return_code(self, code: str | None) -> None:
+        """Count one VTJ return code; a code outside VTJ's catalogue is ``other`` (the label set stays fixed)."""
+        if code is None:
+            return
+        code = normalise_code(code)
+        self.vtj_return_codes.labels(return_code=code if code in RETURN_CODES else "other").inc()
+
+    def count_quota_refusal(self, caller: str, quota: object) -> None:
+        """Count a quota refusal; caller names come from the configuration, quota names from the policy."""
+        self.quota_refusals.labels(caller=caller, quota=quota if isinstance(quota, str) else "unknown").inc()
+
+    def drop_route_metrics(self) -> None:
+        """With the route probe off, export no route series at all (so no route alert can fire on a 0)."""
+        for metric in (self.route_up, self.route_last_success, self.route_service_allowed, self.route_probes):
+            self.registry.unregister(metric)

@@ -86,6 +86,8 @@ class QueryService:
     async def refuse(self, caller: CallerConfig | None, raw: dict[str, Any], error: XRoadVtjError) -> None:
         """Audit a query refused before anything was sent. A failing store does not change the answer."""
         self.metrics.policy_refusals.labels(reason=error.code).inc()
+        if caller is not None and error.code == "quota_exceeded":
+            self.metrics.count_quota_refusal(caller.name, error.extra.get("quota"))
 
         def text(key: str) -> str | None:
             value = raw.get(key)
@@ -185,6 +187,7 @@ class QueryService:
         latency = time.perf_counter() - started
         self.metrics.upstream_duration.observe(latency)
         self.metrics.upstream_requests.labels(outcome=result.outcome.value, fault_family="none").inc()
+        self.metrics.count_return_code(result.return_code)
         rejected = result.outcome is VtjOutcome.UPSTREAM_REJECTED
         await self._append_outcome(
             audit_id,

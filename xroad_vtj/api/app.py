@@ -33,6 +33,7 @@ from xroad_vtj.logging import get_logger
 from xroad_vtj.metrics import Metrics
 from xroad_vtj.policy import PeerCertificate, Policy
 from xroad_vtj.query import QueryService
+from xroad_vtj.route_probe import RouteProbe
 from xroad_vtj.transport import Transport
 
 log = get_logger("xroad_vtj.api")
@@ -61,6 +62,7 @@ CONFIG: web.AppKey[Config] = web.AppKey("config", Config)
 STORE: web.AppKey[AuditStore] = web.AppKey("store", AuditStore)
 TRANSPORT: web.AppKey[Transport] = web.AppKey("transport", Transport)
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics", Metrics)
+ROUTE_PROBE: web.AppKey[RouteProbe] = web.AppKey("route_probe", RouteProbe)
 POLICY: web.AppKey[Policy] = web.AppKey("policy", Policy)
 QUERIES: web.AppKey[QueryService] = web.AppKey("queries", QueryService)
 STATE: web.AppKey[ServiceState] = web.AppKey("state", ServiceState)
@@ -274,6 +276,7 @@ async def diagnostics(request: web.Request) -> web.Response:
             "max_in_flight": config.server.max_in_flight,
             "client_certificate_not_after": not_after.isoformat() if not_after else None,
             "shutting_down": state.shutting_down,
+            "route_probe": request.app[ROUTE_PROBE].snapshot(),
         }
     )
 
@@ -339,6 +342,9 @@ def create_app(config: Config, store: AuditStore, transport: Transport, metrics:
     app[STATE] = ServiceState()
     if transport.client_cert_not_after is not None:
         metrics.client_cert_expiry.set(transport.client_cert_not_after.timestamp())
+    route_probe = app[ROUTE_PROBE] = RouteProbe(config, transport, metrics)
+    if not route_probe.enabled:
+        metrics.drop_route_metrics()
 
     async def lifecycle(app: web.Application) -> Any:
         await store.open()
@@ -348,7 +354,9 @@ def create_app(config: Config, store: AuditStore, transport: Transport, metrics:
             log.warning("unfinished_queries_marked_unknown", count=unknown)
         await transport.start()
         sweep = asyncio.create_task(sweep_dead_queries(store, started, config))
+        route_probe.start()
         yield
+        await route_probe.stop()
         sweep.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sweep
