@@ -65,9 +65,15 @@ class Rendered:
 
     @property
     def container(self) -> Manifest:
+        """The service's own container (sidecars from extraContainers come after it)."""
         containers: list[Manifest] = self.pod_spec["containers"]
-        assert len(containers) == 1
+        assert containers[0]["name"] == "xroad-vtj"
         return containers[0]
+
+    @property
+    def network_policy(self) -> Manifest:
+        """The policy of the service's pods (the chart's Jobs have their own, `<fullname>-jobs`)."""
+        return self.one("NetworkPolicy", FULLNAME)
 
     @property
     def config(self) -> Manifest:
@@ -191,6 +197,12 @@ def exported_metric_names() -> frozenset[str]:
 
 # Series Prometheus itself makes for every scrape target.
 PROMETHEUS_SERIES = frozenset({"up"})
+
+# kube-state-metrics series the audit maintenance alerts read (the CronJob's runs are Jobs), with their labels.
+KUBE_STATE_METRICS_LABELS = {
+    "kube_job_status_failed": frozenset({"namespace", "job_name"}),
+    "kube_cronjob_status_last_successful_time": frozenset({"namespace", "cronjob"}),
+}
 
 
 # Labels Prometheus attaches to every series of a target (namespace, job, instance, …) and the histogram le.

@@ -12,7 +12,7 @@ MONITORING = load_values(CHART_DIR / "ci" / "monitoring-values.yaml")
 
 
 def _policy(values: dict[str, Any]) -> Manifest:
-    spec: Manifest = render(values).one("NetworkPolicy")["spec"]
+    spec: Manifest = render(values).network_policy["spec"]
     return spec
 
 

@@ -12,6 +12,7 @@ import pytest
 from tests.helm.chart import (
     CHART_DIR,
     FULLNAME,
+    KUBE_STATE_METRICS_LABELS,
     NAMESPACE,
     PROMETHEUS_SERIES,
     TARGET_LABELS,
@@ -34,7 +35,17 @@ ALERTS = {
     "XroadVtjAuditCheckpointStale",
     "XroadVtjClientCertificateExpiring",
     "XroadVtjTargetDown",
+    "XroadVtjRouteDown",
+    "XroadVtjServiceNotAllowed",
+    "XroadVtjCredentialsRejected",
+    "XroadVtjBulkUseSuspected",
+    "XroadVtjInFlightSaturated",
+    "XroadVtjHttp5xxRatioHigh",
+    "XroadVtjAuditMaintenanceFailed",
+    "XroadVtjAuditMaintenanceNotSucceeding",
 }
+# Alerts on kube-state-metrics series: they select the release's Jobs by namespace and name, not by job.
+KSM_ALERTS = {"XroadVtjAuditMaintenanceFailed", "XroadVtjAuditMaintenanceNotSucceeding"}
 # Grafana variables, replaced by plain values before the PromQL is parsed.
 GRAFANA_VARIABLES = {"$__rate_interval": "5m", "$namespace": "registry", "$job": "rel-xroad-vtj"}
 
@@ -55,6 +66,9 @@ def assert_known_series(expr: str) -> None:
     assert selectors, expr
     labels = exported_metric_labels()
     for selector in selectors:
+        if selector.name in KUBE_STATE_METRICS_LABELS:
+            assert selector.labels <= KUBE_STATE_METRICS_LABELS[selector.name], selector
+            continue
         assert selector.name in exported_metric_names() | PROMETHEUS_SERIES, selector.name
         if selector.name in labels:
             assert selector.labels <= labels[selector.name] | TARGET_LABELS, (selector.name, selector.labels)
@@ -109,7 +123,7 @@ def test_prometheus_rule_is_well_formed(monitoring: Rendered) -> None:
                 assert DURATION.match(entry["for"]), entry["alert"]
 
 
-def test_the_six_alerts_are_there(rules: dict[str, Manifest]) -> None:
+def test_every_alert_is_there(rules: dict[str, Manifest]) -> None:
     assert set(rules) == ALERTS
 
 
@@ -120,6 +134,11 @@ def test_every_alert_parses_and_asks_only_for_exported_series(rules: dict[str, M
 
 def test_every_alert_selects_this_release_only(rules: dict[str, Manifest]) -> None:
     for name, rule in rules.items():
+        if name in KSM_ALERTS:
+            assert (
+                f'namespace="{NAMESPACE}"' in rule["expr"] and f"{FULLNAME}-audit-maintenance" in rule["expr"]
+            )
+            continue
         for selector in promql_selectors(rule["expr"]):
             assert {"namespace", "job"} <= selector.labels, name
         assert f'namespace="{NAMESPACE}"' in rule["expr"] and f'job="{FULLNAME}"' in rule["expr"]
@@ -212,6 +231,12 @@ def test_dashboard_covers_upstream_audit_and_certificate(monitoring: Rendered) -
         "xroad_vtj_policy_refusals_total",
         "xroad_vtj_client_certificate_expiry_timestamp_seconds",
         "xroad_vtj_http_requests_total",
+        "xroad_vtj_route_up",
+        "xroad_vtj_route_service_allowed",
+        "xroad_vtj_route_last_success_timestamp_seconds",
+        "xroad_vtj_vtj_return_codes_total",
+        "xroad_vtj_quota_refusals_total",
+        "process_resident_memory_bytes",
     ):
         assert series in queries, series
 
@@ -229,3 +254,62 @@ def test_dashboard_panels_use_the_datasource_variable_and_do_not_overlap() -> No
         assert not cells & mine, panel["title"]
         cells |= mine
     assert len({p["id"] for p in dashboard["panels"]}) == len(dashboard["panels"])
+
+
+def test_every_alert_has_a_runbook_entry_in_the_operations_guide(rules: dict[str, Manifest]) -> None:
+    guide = (CHART_DIR.parents[1] / "docs" / "operations.md").read_text()
+    anchors = {
+        line.removeprefix("#### ").strip().lower() for line in guide.splitlines() if line.startswith("#### ")
+    }
+    for name, rule in rules.items():
+        assert name.lower() in anchors, name
+        assert rule["annotations"]["runbook_url"].endswith("#" + name.lower())
+
+
+def test_alerts_without_the_cronjob_leave_out_its_alerts() -> None:
+    values: dict[str, Any] = json.loads(json.dumps(MONITORING_VALUES))
+    values["auditMaintenance"] = {"enabled": False}
+    groups = render(values).one("PrometheusRule")["spec"]["groups"]
+    assert {r["alert"] for g in groups for r in g["rules"]} == ALERTS - KSM_ALERTS
+
+
+def test_route_down_means_no_replica_gets_an_answer_for_five_minutes(rules: dict[str, Manifest]) -> None:
+    rule = rules["XroadVtjRouteDown"]
+    assert rule["expr"].startswith("max by (namespace, job) (xroad_vtj_route_up{")
+    assert rule["expr"].rstrip().endswith("== 0")
+    assert rule["for"] == "5m"
+    allowed = rules["XroadVtjServiceNotAllowed"]
+    assert "xroad_vtj_route_service_allowed" in allowed["expr"] and allowed["expr"].rstrip().endswith("== 0")
+
+
+def test_credentials_alert_fires_on_any_credentials_return_code_at_once(rules: dict[str, Manifest]) -> None:
+    rule = rules["XroadVtjCredentialsRejected"]
+    assert 'return_code=~"0003|0004|-1500"' in rule["expr"]
+    assert rule["labels"]["severity"] == "critical" and "for" not in rule
+
+
+def test_bulk_use_alert_is_per_caller_over_the_hourly_threshold(rules: dict[str, Manifest]) -> None:
+    expr = rules["XroadVtjBulkUseSuspected"]["expr"]
+    assert "sum by (namespace, job, caller) (increase(xroad_vtj_quota_refusals_total{" in expr
+    assert "[1h]" in expr and expr.rstrip().endswith("> 20")
+
+
+@pytest.mark.parametrize(("max_in_flight", "ratio", "limit"), [(256, 0.8, "204.8"), (100, 0.5, "50")])
+def test_saturation_alert_is_a_share_of_max_in_flight(max_in_flight: int, ratio: float, limit: str) -> None:
+    values: dict[str, Any] = json.loads(json.dumps(MONITORING_VALUES))
+    values.setdefault("config", {})["server"] = {"max_in_flight": max_in_flight}
+    values["metrics"]["prometheusRule"]["inFlightSaturation"] = {"ratio": ratio, "for": "5m"}
+    groups = render(values).one("PrometheusRule")["spec"]["groups"]
+    (rule,) = [r for g in groups for r in g["rules"] if r["alert"] == "XroadVtjInFlightSaturated"]
+    assert "xroad_vtj_queries_in_flight" in rule["expr"]
+    assert rule["expr"].rstrip().endswith(f"> {limit}")
+
+
+def test_5xx_ratio_alert_divides_5xx_answers_by_all_answers(rules: dict[str, Manifest]) -> None:
+    expr = rules["XroadVtjHttp5xxRatioHigh"]["expr"]
+    assert 'status_class="5xx"' in expr and expr.rstrip().endswith("> 0.05")
+
+
+def test_the_process_metrics_are_exported() -> None:
+    names = exported_metric_names()
+    assert {"process_resident_memory_bytes", "process_cpu_seconds_total", "python_info"} <= names
