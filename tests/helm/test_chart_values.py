@@ -90,6 +90,26 @@ def test_unknown_value_keys_are_refused(override: dict[str, Any]) -> None:
         {"metrics": {"serviceMonitor": {"additionalLabels": {"helm.sh/chart": "x"}}}},
         {"metrics": {"prometheusRule": {"extraAlertLabels": {"severity": "page"}}}},
         {"extraEnv": {"PATH": "/usr/bin"}},
+        # what the chart wires itself: ports, listen address, TLS, file paths, the audit store, callers
+        {"podAnnotations": {"checksum/config": "pinned"}},
+        {"podAnnotations": {"checksum/anything": "x"}},
+        {"extraEnv": {"XROAD_VTJ__SERVER__PORT": "9000"}},
+        {"extraEnv": {"XROAD_VTJ__SERVER__HOST": "127.0.0.1"}},
+        {"extraEnv": {"XROAD_VTJ__VTJ__PASSWORD_FILE": "/x"}},
+        {"extraEnv": {"XROAD_VTJ__AUDIT__DATA_KEY_FILE": "/x"}},
+        {"extraEnv": {"XROAD_VTJ__AUDIT__PREVIOUS_DATA_KEY_FILES": "[/x]"}},
+        {"extraEnv": {"XROAD_VTJ__XROAD__TLS__CA_FILE": "/x"}},
+        {"extraEnv": {"XROAD_VTJ__AUDIT__SQLITE_PATH": "/x"}},
+        {"extraEnv": {"XROAD_VTJ__AUDIT__DSN": "postgresql://x"}},
+        {"extraEnv": {"XROAD_VTJ__VTJ__PASSWORD": "secret in values"}},
+        {"metrics": {"grafanaDashboard": {"sidecarLabel": "not a label"}}},
+        {"imagePullSecrets": [{"name": ""}]},
+        {"imagePullSecrets": [{"name": "Upper_Case"}]},
+        {"persistence": {"storageClassName": "fast ssd"}},
+        {"priorityClassName": "High_Priority"},
+        {"config": {"xroad": {"route_probe_seconds": 1}}},
+        {"migrations": {"enabled": "yes"}},
+        {"migrations": {"appRole": "drop table"}},
     ],
     ids=lambda o: json.dumps(o, sort_keys=True),
 )
@@ -158,3 +178,22 @@ def test_templates_refuse_what_they_cannot_deploy_with_a_clear_message(
 def test_a_termination_grace_period_longer_than_the_shutdown_is_kept() -> None:
     rendered = render(with_minimal({"terminationGracePeriodSeconds": 60}))
     assert rendered.pod_spec["terminationGracePeriodSeconds"] == 60
+
+
+def test_allowed_extra_env_and_annotations_still_pass() -> None:
+    values = with_minimal(
+        {
+            "extraEnv": {"XROAD_VTJ__XROAD__TIMEOUT_SECONDS": "8", "XROAD_VTJ__LOGGING__LEVEL": "debug"},
+            "podAnnotations": {"example.com/team": "registry"},
+            "priorityClassName": "high-priority",
+            "persistence": {"storageClassName": "fast-ssd"},
+            "imagePullSecrets": [{"name": "registry-credentials"}],
+            "config": {"xroad": {"route_probe_seconds": 0}},
+        }
+    )
+    assert render(values).deployment
+
+
+def test_readiness_tolerates_two_missed_probes_by_default() -> None:
+    probe = render(with_minimal({})).container["readinessProbe"]
+    assert probe["failureThreshold"] == 3
