@@ -6,10 +6,14 @@ import base64
 import copy
 import functools
 import hashlib
+import importlib.machinery
+import importlib.util
 import json
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import promql_parser
@@ -248,3 +252,17 @@ def promql_selectors(expr: str) -> list[Selector]:
 
     promql_parser.walk(promql_parser.parse(expr), visit)
     return found
+
+
+def load_script(name: str) -> ModuleType:
+    """A tool from scripts/ (a Python file without .py), imported as a module so its functions can be tested."""
+    module_name = name.replace("-", "_")
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    loader = importlib.machinery.SourceFileLoader(module_name, str(REPO / "scripts" / name))
+    spec = importlib.util.spec_from_loader(module_name, loader)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module  # dataclasses look their module up while the class is made
+    loader.exec_module(module)
+    return module

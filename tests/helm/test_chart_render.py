@@ -119,3 +119,13 @@ def test_helm_test_script_is_valid_python(values_file: Path) -> None:
     command = render(load_values(values_file)).one("Pod")["spec"]["containers"][0]["command"]
     assert command[:2] == ["python", "-c"]
     compile(command[2], "readyz-test", "exec")
+
+
+def test_chart_metadata_names_home_sources_maintainers_and_icon() -> None:
+    import yaml
+
+    chart = yaml.safe_load((CHART_DIR / "Chart.yaml").read_text())
+    assert chart["home"].startswith("https://")
+    assert chart["sources"] and all(s.startswith("https://") for s in chart["sources"])
+    assert chart["maintainers"] and all(m["name"] and "@" in m["email"] for m in chart["maintainers"])
+    assert chart["icon"].startswith("https://")

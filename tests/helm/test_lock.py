@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.machinery
-import importlib.util
 import re
 import tomllib
 from pathlib import Path
@@ -12,7 +10,7 @@ from types import ModuleType
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from tests.helm.chart import REPO
+from tests.helm.chart import REPO, load_script
 from tests.helm.test_containerfile import STAGES
 
 LOCK = REPO / "requirements.lock"
@@ -20,13 +18,7 @@ PIN = re.compile(r"^([A-Za-z0-9_.-]+)==([^\s\\]+) \\$")
 
 
 def _lock_script() -> ModuleType:
-    path = REPO / "scripts" / "lock-requirements"
-    loader = importlib.machinery.SourceFileLoader("lock_requirements", str(path))
-    spec = importlib.util.spec_from_loader("lock_requirements", loader)
-    assert spec is not None
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
+    return load_script("lock-requirements")
 
 
 def pins() -> dict[str, str]:
