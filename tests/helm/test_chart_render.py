@@ -129,3 +129,10 @@ def test_chart_metadata_names_home_sources_maintainers_and_icon() -> None:
     assert chart["sources"] and all(s.startswith("https://") for s in chart["sources"])
     assert chart["maintainers"] and all(m["name"] and "@" in m["email"] for m in chart["maintainers"])
     assert chart["icon"].startswith("https://")
+
+
+def test_notes_name_the_migrate_hook_and_how_to_run_the_maintenance_now() -> None:
+    notes = render(load_values(CHART_DIR / "ci" / "evidence-values.yaml")).notes
+    assert "hook Job rel-xroad-vtj-migrate" in notes
+    assert "create job --from=cronjob/rel-xroad-vtj-audit-maintenance" in notes
+    assert "migrate" not in render(load_values(CHART_DIR / "ci" / "defaults-values.yaml")).notes
