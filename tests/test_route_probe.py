@@ -13,7 +13,7 @@ from tests.conftest import OPERATOR_TOKEN, ServiceFactory, Sim, base_config
 from xroad_vtj.config import Config, parse_config
 from xroad_vtj.errors import ConfigError
 from xroad_vtj.metrics import Metrics
-from xroad_vtj.route_probe import RouteProbe, probe_route
+from xroad_vtj.route_probe import ProbeResult, RouteProbe, probe_route
 from xroad_vtj.simulator.app import create_simulator_app
 from xroad_vtj.simulator.run import RunningSimulator
 from xroad_vtj.transport import Transport
@@ -139,7 +139,7 @@ async def test_a_probe_that_raises_unexpectedly_does_not_end_the_watch(
     await transport.start()
     calls = 0
 
-    async def flaky(config: Config, transport: Transport) -> object:
+    async def flaky(config: Config, transport: Transport) -> ProbeResult:
         nonlocal calls
         calls += 1
         if calls == 1:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -87,7 +87,7 @@ async def probe_route(config: Config, transport: Transport) -> ProbeResult:
     return ProbeResult(at, True, service in allowed, time.monotonic() - started)
 
 
-Prober = Callable[[Config, Transport], Any]
+Prober = Callable[[Config, Transport], Awaitable[ProbeResult]]
 
 
 class RouteProbe:

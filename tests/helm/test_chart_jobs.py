@@ -30,6 +30,13 @@ POSTGRESQL = {
 }
 EVIDENCE = load_values(CHART_DIR / "ci" / "evidence-values.yaml")
 HOOK_EVENTS = "pre-install,pre-upgrade"
+RESTRICTED = {
+    "runAsNonRoot": True,
+    "allowPrivilegeEscalation": False,
+    "readOnlyRootFilesystem": True,
+    "capabilities": {"drop": ["ALL"]},
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
 
 
 def migrate_objects(rendered: Rendered) -> list[Manifest]:
@@ -280,7 +287,9 @@ def test_the_sidecar_example_is_the_one_the_operations_guide_shows() -> None:
 def test_init_containers_and_extra_mounts_reach_the_pod() -> None:
     values = with_minimal(
         {
-            "initContainers": [{"name": "wait", "image": "busybox:1.36", "command": ["true"]}],
+            "initContainers": [
+                {"name": "wait", "image": "busybox:1.36", "command": ["true"], "securityContext": RESTRICTED}
+            ],
             "extraVolumes": [{"name": "ca-bundle", "configMap": {"name": "org-ca"}}],
             "extraVolumeMounts": [{"name": "ca-bundle", "mountPath": "/etc/ssl/org", "readOnly": True}],
         }
@@ -318,8 +327,13 @@ def test_the_jobs_have_a_policy_of_their_own_with_dns_and_postgresql_only() -> N
         {"extraVolumeMounts": [{"name": "x", "mountPath": "relative"}]},
         {"extraContainers": [{"name": "xroad-vtj", "image": "x"}]},
         {"extraContainers": [{"name": "shipper"}]},
-        {"extraContainers": [{"name": "shipper", "image": "x", "imagePullpolicy": "Always"}]},
-        {"initContainers": [{"name": "Bad_Name", "image": "x"}]},
+        {
+            "extraContainers": [
+                {"name": "shipper", "image": "x", "securityContext": {}, "imagePullpolicy": "Always"}
+            ]
+        },
+        {"initContainers": [{"name": "Bad_Name", "image": "x", "securityContext": RESTRICTED}]},
+        {"extraContainers": [{"name": "shipper", "image": "x"}]},  # no securityContext
     ],
 )
 def test_extra_volumes_and_containers_are_schema_checked(override: dict[str, Any]) -> None:
