@@ -75,6 +75,8 @@ def service_config(
             "client": CLIENT,
             "timeout_seconds": timeout_seconds,
             "pool_size": pool_size,
+            # No background allowedMethods calls: the runs count every message the simulator receives.
+            "route_probe_seconds": 0,
         },
         "vtj": {
             "service": VTJ_SERVICE,
