@@ -1,11 +1,20 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 
 from xroad_vtj.demo import DemoPortInUse, run_demo
+
+
+@pytest.fixture(autouse=True)
+def restore_logging() -> Iterator[None]:
+    """The demo configures logging onto the stderr pytest captures for this test: undo it for later tests."""
+    yield
+    structlog.reset_defaults()
 
 
 def free_port_block() -> int:

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
+import structlog
 
 from tests.conftest import OPERATOR_TOKEN, ServiceFactory, Sim, base_config
 from xroad_vtj.config import Config, parse_config
@@ -17,6 +18,12 @@ from xroad_vtj.route_probe import ProbeResult, RouteProbe, probe_route
 from xroad_vtj.simulator.app import create_simulator_app
 from xroad_vtj.simulator.run import RunningSimulator
 from xroad_vtj.transport import Transport
+
+
+@pytest.fixture(autouse=True)
+def default_logging() -> None:
+    """An earlier in-process CLI test may have pointed logging at a captured stderr that is closed by now."""
+    structlog.reset_defaults()
 
 
 def probe_config(tmp_path: Path, url: str, seconds: float = 60) -> Config:

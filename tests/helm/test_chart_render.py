@@ -26,12 +26,13 @@ EXPECTED_CI_FILES = {
     "postgresql-ha-values.yaml",
     "mtls-values.yaml",
     "monitoring-values.yaml",
+    "evidence-values.yaml",
 }
 
 INFO = 1
 
 
-def test_ci_values_cover_defaults_postgresql_ha_mtls_and_monitoring() -> None:
+def test_ci_values_cover_defaults_postgresql_ha_mtls_monitoring_and_evidence() -> None:
     assert {path.name for path in CI_FILES} >= EXPECTED_CI_FILES
 
 

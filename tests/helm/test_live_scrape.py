@@ -11,10 +11,18 @@ import json
 from pathlib import Path
 
 import aiohttp
+import pytest
+import structlog
 
 from tests.conftest import ServiceFactory, Sim, base_config
 from tests.helm.chart import CHART_DIR, KUBE_STATE_METRICS_LABELS, PROMETHEUS_SERIES, promql_selectors, render
 from tests.helm.test_monitoring import MONITORING_VALUES, _dashboard_queries, _grafana_to_promql
+
+
+@pytest.fixture(autouse=True)
+def default_logging() -> None:
+    """An earlier in-process CLI test may have pointed logging at a captured stderr that is closed by now."""
+    structlog.reset_defaults()
 
 
 async def scrape(simulator: Sim, start_service: ServiceFactory, tmp_path: Path) -> str:
