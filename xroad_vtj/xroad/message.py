@@ -110,10 +110,7 @@ _PARSER = etree.XMLParser(
 
 _BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
 _DECLARED_ENCODING = re.compile(rb"\A\s*<\?xml[^>]*?\bencoding\s*=", re.ASCII)
-# A DOCTYPE can only stand in the prolog: after an optional BOM, declaration, comments and PIs.
-_DOCTYPE_IN_PROLOG = re.compile(
-    rb"\A(?:\xef\xbb\xbf)?\s*(?:<\?xml.*?\?>)?(?:\s+|<!--.*?-->|<\?.*?\?>)*<!DOCTYPE", re.DOTALL
-)
+_PROLOG_SPACE = b" \t\r\n"
 _MEDIA_PARAM = re.compile(r';\s*([A-Za-z0-9!#$&^_.+-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;\s]*)')
 _UTF8_NAMES = frozenset({"utf-8", "utf8"})
 _SOAP_PART_TYPES = frozenset({"text/xml", "application/xop+xml", "application/xml"})
@@ -136,7 +133,11 @@ def _media_type(value: str) -> tuple[str, dict[str, str]]:
 
 def _soap_part(data: bytes, boundary: str) -> tuple[bytes, str | None]:
     """The first MIME part's body and its charset parameter."""
-    delimiter = b"--" + boundary.encode("latin-1")
+    try:
+        delimiter = b"--" + boundary.encode("latin-1")
+    except UnicodeEncodeError:
+        # RFC 2046 boundaries are 7-bit; a header decoded by the HTTP library may hold anything.
+        raise _invalid("multipart boundary is not Latin-1") from None
     if not data.startswith(delimiter):
         # A preamble before the first delimiter is legal MIME.
         start = data.find(b"\n" + delimiter)
@@ -192,11 +193,36 @@ def _xml_bytes(data: bytes, content_type: str | None) -> tuple[bytes, str | None
     return data, None
 
 
+def _doctype_in_prolog(xml: bytes) -> bool:
+    """Whether a DOCTYPE stands in the prolog (after an optional BOM, declaration, white space, comments and
+    processing instructions), scanned in one forward pass: each step searches on from where the last ended, so
+    the scan is linear in the size of the data whatever the prolog holds. (A regular expression with nested
+    repetition here backtracked exponentially over a run of processing instructions.)"""
+    at = 3 if xml.startswith(_BOMS[0]) else 0
+    end = len(xml)
+    while at < end:
+        if xml[at] in _PROLOG_SPACE:
+            at += 1
+        elif xml.startswith(b"<?", at):
+            close = xml.find(b"?>", at + 2)
+            if close < 0:
+                return False
+            at = close + 2
+        elif xml.startswith(b"<!--", at):
+            close = xml.find(b"-->", at + 4)
+            if close < 0:
+                return False
+            at = close + 3
+        else:
+            return xml.startswith(b"<!DOCTYPE", at)
+    return False
+
+
 def _parse_xml(xml: bytes, charset: str | None) -> etree._Element:
     if not xml.strip():
         raise _invalid("empty body")
-    # The cheap substring search keeps the regex off the common path.
-    if b"<!DOCTYPE" in xml and _DOCTYPE_IN_PROLOG.match(xml) is not None:
+    # The cheap substring search keeps the prolog scan off the common path.
+    if b"<!DOCTYPE" in xml and _doctype_in_prolog(xml):
         raise _invalid("document type declarations are not accepted")
     if (
         charset is not None
@@ -207,7 +233,9 @@ def _parse_xml(xml: bytes, charset: str | None) -> etree._Element:
         # The transport names the only charset there is: transcode to UTF-8 (rare; the common case is UTF-8).
         try:
             xml = xml.decode(charset).encode("utf-8")
-        except (LookupError, UnicodeDecodeError) as exc:
+        except (LookupError, UnicodeError, ValueError, TypeError) as exc:
+            # UnicodeError covers codecs that fail oddly (``undefined``, ``punycode``) and decoded text that
+            # holds lone surrogates (which UTF-8 cannot encode).
             raise _invalid("body does not decode in the declared charset") from exc
     try:
         root = etree.fromstring(xml, _PARSER)
