@@ -31,7 +31,7 @@ from xroad_vtj.errors import (
     UpstreamFault,
 )
 from xroad_vtj.xroad.envelope import Headers
-from xroad_vtj.xroad.faults import FaultFamily, classify_fault
+from xroad_vtj.xroad.faults import FaultFamily, classify_fault, is_loggable_fault_code
 from xroad_vtj.xroad.identifiers import ClientId, ServiceId
 from xroad_vtj.xroad.namespaces import (
     BODY,
@@ -484,13 +484,11 @@ def parse_message(data: bytes, content_type: str | None, *, max_bytes: int = DEF
 
 # --- verification -------------------------------------------------------------------------------------------
 
-# Fault codes are protocol tokens without digits; anything else (a provider could put any text there) stays
-# out of the exception message, like faultstring and detail, and is only kept in the error's extra.
-_SHOWN_CODE = re.compile(r"[A-Za-z._:\-]{1,128}")
-
 
 def _raise_fault(fault: Fault) -> NoReturn:
-    shown = fault.code if _SHOWN_CODE.fullmatch(fault.code) else "(code not shown)"
+    # Only a code that cannot carry personal data goes into the message (which may be logged); any other (a
+    # provider could put a name there) stays, like faultstring and detail, in the error's extra only.
+    shown = fault.code if is_loggable_fault_code(fault.code) else "(code not shown)"
     raise UpstreamFault(
         f"SOAP fault {shown} ({fault.family.value})",
         fault_code=fault.code,

@@ -1,0 +1,290 @@
+"""What a fuzzing upstream found, end to end (issue 11 §7).
+
+A mutating proxy stands between the service and the simulator: it passes the request on, takes the simulator's
+valid, correctly hashed answer and changes it (body, Content-Type) before the service sees it. Every answer the
+service cannot read is ``502 invalid_upstream_response`` with its outcome recorded; an answer about another
+person is ``inconsistent_response`` in every outcome; turvakielto is read fail-closed; no faultcode that looks
+like a name reaches a log line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from tests.conftest import Running, ServiceFactory, Sim, base_config
+from xroad_vtj import query as query_module
+from xroad_vtj.logging import configure_logging
+from xroad_vtj.xroad import build_fault
+
+Mutation = Callable[[bytes, str], tuple[bytes, str]]
+
+
+@dataclass
+class Proxy:
+    url: str
+    mutate: Mutation | None = None
+    replace_with: bytes | None = None
+    seen: list[bytes] = field(default_factory=list)
+
+
+@pytest.fixture
+async def proxy(simulator: Sim) -> AsyncIterator[Proxy]:
+    state = Proxy("")
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        sent = await request.read()
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(simulator.url, data=sent, headers={"Content-Type": request.content_type}) as r,
+        ):
+            body, content_type = await r.read(), r.headers.get("Content-Type", "text/xml")
+        if state.replace_with is not None:
+            body, content_type = state.replace_with, "text/xml; charset=UTF-8"
+        if state.mutate is not None:
+            body, content_type = state.mutate(body, content_type)
+        state.seen.append(body)
+        response = web.StreamResponse(status=200)
+        response.headers["Content-Type"] = content_type
+        response.content_length = len(body)
+        await response.prepare(request)
+        await response.write(body)
+        return response
+
+    app = web.Application()
+    app.router.add_post("/", handler)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    state.url = f"http://127.0.0.1:{runner.addresses[0][1]}/"
+    yield state
+    await runner.cleanup()
+
+
+@pytest.fixture
+async def fuzzed(proxy: Proxy, start_service: ServiceFactory, tmp_path: Path) -> Running:
+    raw = base_config(tmp_path, proxy.url)
+    result: Running = await start_service(raw)
+    return result
+
+
+async def outcome_of(running: Running, body: dict[str, Any]) -> dict[str, Any]:
+    rows = await running.service.store.search(xroad_id=body["xroad_message_id"])
+    outcomes = [r for r in rows if r.get("outcome")]
+    assert outcomes, rows
+    return outcomes[0]
+
+
+def content_type_to(value: str) -> Mutation:
+    """The declared charset counts only without an XML declaration: drop it."""
+    return lambda body, _: (body.split(b"?>", 1)[1] if body.startswith(b"<?xml") else body, value)
+
+
+def multipart(boundary: str) -> Mutation:
+    def mutate(body: bytes, _: str) -> tuple[bytes, str]:
+        delimiter = b"--" + boundary.encode("utf-8")
+        framed = delimiter + b"\r\nContent-Type: text/xml\r\n\r\n" + body + b"\r\n" + delimiter + b"--\r\n"
+        return framed, f'multipart/related; type="text/xml"; boundary="{boundary}"'
+
+    return mutate
+
+
+# --- answers that cannot be read ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "mutation",
+    [
+        content_type_to("text/xml; charset=undefined"),
+        content_type_to("text/xml; charset=punycode"),
+        multipart("b\u20ac\u00e4"),
+        multipart("\u0394boundary"),
+    ],
+    ids=[
+        "charset-undefined",
+        "charset-punycode",
+        "boundary-euro",
+        "boundary-greek",
+    ],
+)
+async def test_an_unreadable_answer_is_invalid_upstream_response_with_its_outcome_recorded(
+    fuzzed: Running, proxy: Proxy, mutation: Mutation
+) -> None:
+    proxy.mutate = mutation
+    status, body, _ = await fuzzed.query()
+    assert (status, body["code"]) == (502, "invalid_upstream_response"), body
+    assert "person" not in body
+    row = await outcome_of(fuzzed, body)
+    assert (row["outcome"], row["error_code"]) == ("invalid_upstream_response", "invalid_upstream_response")
+
+
+async def test_an_unexpected_exception_after_sending_still_records_an_outcome(
+    fuzzed: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def explode(*_: Any) -> Any:
+        raise KeyError("a bug nobody foresaw")
+
+    monkeypatch.setattr(query_module, "parse_henkilon_tunnus_kysely_response", explode)
+    status, body, _ = await fuzzed.query()
+    assert (status, body["code"]) == (502, "invalid_upstream_response"), body
+    row = await outcome_of(fuzzed, body)
+    assert row["outcome"] == "invalid_upstream_response"
+
+
+async def test_an_unexpected_exception_in_the_transport_records_outcome_unknown(
+    fuzzed: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def explode(*_: Any) -> Any:
+        raise RuntimeError("a bug nobody foresaw")
+
+    monkeypatch.setattr(query_module, "deadline_post", explode)
+    status, body, _ = await fuzzed.query()
+    assert (status, body["code"]) == (502, "outcome_unknown"), body
+    row = await outcome_of(fuzzed, body)
+    assert row["outcome"] == "outcome_unknown"
+
+
+async def test_a_prolog_of_processing_instructions_does_not_stall_the_service(
+    fuzzed: Running, proxy: Proxy
+) -> None:
+    # 18 PIs and a commented DOCTYPE took 12 s to answer (past the 5 s deadline) and held /livez as long.
+    proxy.mutate = lambda body, ct: (b"<?a?>" * 18 + body.split(b"?>", 1)[1] + b"<!--<!DOCTYPE-->", ct)
+    started = time.perf_counter()
+    (status, body, _), (live, _) = await asyncio.gather(fuzzed.query(), fuzzed.get("/livez"))
+    assert (status, body["outcome"], live) == (200, "found", 200), body
+    assert time.perf_counter() - started < 2
+
+
+# --- answers about another person --------------------------------------------------------------------------------
+
+ASKED = "010280-952L"
+OTHER = "260991-999R"
+
+
+def about_other_person(code: str) -> Mutation:
+    def mutate(body: bytes, ct: str) -> tuple[bytes, str]:
+        henkilo = f'<Henkilotunnus voimassaolokoodi="1">{ASKED}</Henkilotunnus>'.encode()
+        assert henkilo in body
+        body = body.replace(henkilo, f'<Henkilotunnus voimassaolokoodi="1">{OTHER}</Henkilotunnus>'.encode())
+        return body.replace(b'koodi="0000"', f'koodi="{code}"'.encode()), ct
+
+    return mutate
+
+
+@pytest.mark.parametrize("code", ["0000", "0007", "0002", "0018"])
+async def test_an_answer_about_another_person_is_inconsistent_in_every_outcome(
+    fuzzed: Running, proxy: Proxy, code: str
+) -> None:
+    proxy.mutate = about_other_person(code)
+    status, body, _ = await fuzzed.query(hetu=ASKED)
+    assert (status, body["code"]) == (502, "inconsistent_response"), body
+    assert OTHER not in json.dumps(body)
+    row = await outcome_of(fuzzed, body)
+    assert row["outcome"] == "inconsistent_response"
+
+
+async def test_a_passivated_answer_with_a_duplicated_paluukoodi_about_another_person_is_refused(
+    fuzzed: Running, proxy: Proxy
+) -> None:
+    other = about_other_person("0002")
+    proxy.mutate = lambda body, ct: (
+        other(body, ct)[0].replace(b"<Paluukoodi ", b'<Paluukoodi koodi="0002"/><Paluukoodi ', 1),
+        ct,
+    )
+    status, body, _ = await fuzzed.query(hetu=ASKED)
+    assert (status, body["code"]) == (502, "inconsistent_response"), body
+
+
+async def test_a_found_answer_without_any_henkilotunnus_is_inconsistent(
+    fuzzed: Running, proxy: Proxy
+) -> None:
+    proxy.mutate = lambda body, ct: (
+        body.replace(f'<Henkilotunnus voimassaolokoodi="1">{ASKED}</Henkilotunnus>'.encode(), b""),
+        ct,
+    )
+    status, body, _ = await fuzzed.query(hetu=ASKED)
+    assert (status, body["code"]) == (502, "inconsistent_response"), body
+
+
+async def test_the_passivated_answer_of_the_simulator_names_the_asked_hetu_and_passes(
+    fuzzed: Running,
+) -> None:
+    status, body, _ = await fuzzed.query(hetu="010469-999W")
+    assert (status, body["outcome"]) == (200, "passivated"), body
+
+
+# --- turvakielto ----------------------------------------------------------------------------------------------------
+
+PROTECTED = "260991-999R"  # a test person under turvakielto
+
+
+@pytest.mark.parametrize(
+    "flag",
+    [
+        b"<TurvakieltoTieto>0</TurvakieltoTieto></Turvakielto><Turvakielto><TurvakieltoTieto>1</TurvakieltoTieto>",
+        b"<TurvakieltoTieto><x/>1</TurvakieltoTieto>",
+        b"<TurvakieltoTieto>ei</TurvakieltoTieto>",
+    ],
+    ids=["second-block", "child-element", "unreadable"],
+)
+async def test_turvakielto_is_read_fail_closed_end_to_end(fuzzed: Running, proxy: Proxy, flag: bytes) -> None:
+    def mutate(body: bytes, ct: str) -> tuple[bytes, str]:
+        original = b"<TurvakieltoTieto>1</TurvakieltoTieto>"
+        assert original in body
+        return body.replace(original, flag), ct
+
+    proxy.mutate = mutate
+    status, body, _ = await fuzzed.query(hetu=PROTECTED, product="PERUSSANOMA 3")
+    assert status == 200, body
+    person = body["person"]
+    assert person["non_disclosure"] is True
+    assert person.get("permanent_address") is None and "permanent_address" in body["redacted"]
+
+
+# --- fault codes in log lines ----------------------------------------------------------------------------------------
+
+
+async def test_a_faultcode_that_looks_like_a_name_is_logged_as_a_keyed_digest(
+    fuzzed: Running, proxy: Proxy
+) -> None:
+    proxy.replace_with = build_fault("Aino.Testinen", "Henkilö 010280-952L", "Testinen 010280-952L")
+    stream = io.StringIO()
+    configure_logging("debug", stream=stream)
+    try:
+        status, body, _ = await fuzzed.query()
+    finally:
+        configure_logging("info")
+    assert status == 502, body
+    text = stream.getvalue()
+    assert "Aino" not in text and "Testinen" not in text and "010280" not in text
+    failed = [json.loads(line) for line in text.splitlines() if '"upstream_failed"' in line]
+    assert failed[0]["fault_code"].startswith("hmac:")
+    assert failed[0]["fault_detail"].startswith("hmac:")
+    row = await outcome_of(fuzzed, body)
+    assert row["fault_code"] == failed[0]["fault_code"]
+
+
+async def test_a_faultcode_x_road_knows_is_logged_verbatim(fuzzed: Running, proxy: Proxy) -> None:
+    proxy.replace_with = build_fault(
+        "server.serverproxy.access_denied", "No", "2f1a4c6e-3b7d-4e8f-9a0b-1c2d3e4f5a6b"
+    )
+    stream = io.StringIO()
+    configure_logging("debug", stream=stream)
+    try:
+        await fuzzed.query()
+    finally:
+        configure_logging("info")
+    failed = [json.loads(line) for line in stream.getvalue().splitlines() if '"upstream_failed"' in line]
+    assert failed[0]["fault_code"] == "server.serverproxy.access_denied"
+    assert failed[0]["fault_detail"] == "2f1a4c6e-3b7d-4e8f-9a0b-1c2d3e4f5a6b"
