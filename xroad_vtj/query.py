@@ -32,6 +32,7 @@ from xroad_vtj.fault_texts import FaultTexts
 from xroad_vtj.logging import get_logger
 from xroad_vtj.metrics import Metrics
 from xroad_vtj.policy import Policy
+from xroad_vtj.recordable import recordable_text
 from xroad_vtj.transport import Transport, deadline_post
 from xroad_vtj.vtj import Outcome as VtjOutcome
 from xroad_vtj.vtj import (
@@ -98,7 +99,7 @@ class QueryService:
 
         def text(key: str) -> str | None:
             value = raw.get(key)
-            return value[:256] if isinstance(value, str) else None
+            return recordable_text(value, 256) if isinstance(value, str) else None
 
         refusal = Refusal(
             caller=caller.name if caller else None,
