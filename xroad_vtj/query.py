@@ -33,6 +33,7 @@ from xroad_vtj.logging import get_logger
 from xroad_vtj.metrics import Metrics
 from xroad_vtj.policy import Policy
 from xroad_vtj.recordable import recordable_text
+from xroad_vtj.refusals import RefusalLog
 from xroad_vtj.transport import Transport, deadline_post
 from xroad_vtj.vtj import Outcome as VtjOutcome
 from xroad_vtj.vtj import (
@@ -92,6 +93,7 @@ class QueryService:
         self.metrics = metrics
         self.policy = policy
         self.fault_texts = FaultTexts(store.config.data_key_file)
+        self.refusals = RefusalLog(store)
 
     async def refuse(self, caller: CallerConfig | None, raw: dict[str, Any], error: XRoadVtjError) -> None:
         """Audit a query refused before anything was sent. A failing store does not change the answer."""
@@ -111,7 +113,7 @@ class QueryService:
             requested_at=datetime.now(UTC),
         )
         try:
-            await self.store.append_refusal(refusal)
+            await self.refusals.record(refusal)
         except AuditUnavailable:
             log.warning("refusal_not_audited", reason=error.code)
 

@@ -356,6 +356,7 @@ def create_app(config: Config, store: AuditStore, transport: Transport, metrics:
         with contextlib.suppress(asyncio.CancelledError):
             await sweep
         await transport.close()
+        await app[QUERIES].refusals.close()  # refusals counted past the per-minute budget
         await store.close()
 
     app.cleanup_ctx.append(lifecycle)
