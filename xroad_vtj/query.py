@@ -214,7 +214,7 @@ class QueryService:
                 http_status=502 if rejected else 200,
                 error_code=UpstreamRejected.code if rejected else None,
                 return_code=result.return_code,
-                fault_code=result.fault_code,
+                fault_code=self.fault_texts.loggable(result.fault_code),
                 fault_detail=None,
                 fault_family=None,
                 received_request_hash=received_hash,

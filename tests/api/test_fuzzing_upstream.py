@@ -10,12 +10,15 @@ like a name reaches a log line.
 from __future__ import annotations
 
 import asyncio
+import copy
 import io
 import json
+import random
 import time
 from typing import Any
 
 import pytest
+from lxml import etree
 
 from tests.api.conftest import Mutation, Proxy
 from tests.conftest import Running
@@ -233,3 +236,81 @@ async def test_a_faultcode_x_road_knows_is_logged_verbatim(fuzzed: Running, prox
     failed = [json.loads(line) for line in stream.getvalue().splitlines() if '"upstream_failed"' in line]
     assert failed[0]["fault_code"] == "server.serverproxy.access_denied"
     assert failed[0]["fault_detail"] == "2f1a4c6e-3b7d-4e8f-9a0b-1c2d3e4f5a6b"
+
+
+# --- mutated answers through the whole service ---------------------------------------------------------------------
+
+
+def _mutated(rng: random.Random, body: bytes) -> bytes:
+    """1-3 random structural changes to the simulator's answer, as the fuzzing upstream made them."""
+    root = etree.fromstring(body)
+    for _ in range(rng.randint(1, 3)):
+        elements = [e for e in root.iter() if isinstance(e.tag, str) and e.getparent() is not None]
+        target = rng.choice(elements)
+        parent = target.getparent()
+        assert parent is not None
+        action = rng.choice(["delete", "duplicate", "first", "text", "attribute", "child"])
+        if action == "delete":
+            parent.remove(target)
+        elif action == "duplicate":
+            target.addnext(copy.deepcopy(target))
+        elif action == "first":
+            parent.insert(0, target)
+        elif action == "text":
+            target.text = rng.choice(["", " ", "0", "1", "0002", "0007", OTHER, ASKED, "x"])
+        elif action == "attribute" and target.attrib:
+            target.set(rng.choice(sorted(target.attrib)), rng.choice(["0", "1", "2", "0002", ""]))
+        elif action == "child":
+            etree.SubElement(target, target.tag).text = rng.choice(["0", "1", OTHER])
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+ERROR_CODES = {
+    "invalid_upstream_response",
+    "inconsistent_response",
+    "request_hash_mismatch",
+    "upstream_rejected",
+}
+
+
+@pytest.mark.parametrize(("hetu", "product"), [(ASKED, "PERUSSANOMA 1"), (PROTECTED, "PERUSSANOMA 3")])
+async def test_randomly_mutated_answers_are_refused_or_about_the_asked_person_and_always_audited(
+    fuzzed: Running, proxy: Proxy, hetu: str, product: str
+) -> None:
+    rng = random.Random(f"issue-11-{hetu}")
+    mutated: list[bytes] = []
+
+    def mutate(body: bytes, ct: str) -> tuple[bytes, str]:
+        mutated.append(_mutated(rng, body))
+        return mutated[-1], ct
+
+    proxy.mutate = mutate
+    seen: dict[str, int] = {}
+    for _ in range(120):
+        status, body, _ = await fuzzed.query(hetu=hetu, product=product)
+        assert status in (200, 502), body
+        key = body.get("code") or body["outcome"]
+        seen[key] = seen.get(key, 0) + 1
+        row = await outcome_of(fuzzed, body)
+        if status == 502:
+            assert body["code"] in ERROR_CODES, body
+            assert "person" not in body
+            assert row["outcome"] == body["code"] or body["code"] == "upstream_rejected"
+            continue
+        assert row["outcome"] == body["outcome"]
+        person = body["person"]
+        if person is None:
+            assert body["outcome"] != "found"
+            continue
+        if body["outcome"] in ("found", "deceased"):
+            assert person["hetu"] == hetu
+        answer = etree.fromstring(mutated[-1])
+        flags = [
+            etree.tostring(f, method="text", encoding="unicode").strip()
+            for henkilo in answer.iter("{*}Henkilo")
+            for f in henkilo.iter("{*}TurvakieltoTieto")
+        ]
+        if any(f not in ("0", "") for f in flags):
+            assert person["non_disclosure"] is True, flags
+    # The mutations must exercise both sides: answers served and answers refused.
+    assert seen.get("found", 0) >= 10 and sum(seen.values()) - seen.get("found", 0) >= 10, seen
