@@ -447,8 +447,12 @@ def parse_message(data: bytes, content_type: str | None, *, max_bytes: int = DEF
     """
     if len(data) > max_bytes:
         raise _invalid("message larger than allowed")
-    xml, charset = _xml_bytes(data, content_type)
-    root = _parse_xml(xml, charset)
+    try:
+        xml, charset = _xml_bytes(data, content_type)
+        root = _parse_xml(xml, charset)
+    except (UnicodeError, LookupError, ValueError, TypeError) as exc:
+        # Whatever a codec or the MIME framing raises on odd input is still an answer that cannot be read.
+        raise _invalid("the message cannot be decoded") from exc
     if root.tag != ENVELOPE:
         if etree.QName(root).localname == "Envelope":
             raise _invalid("not a SOAP 1.1 envelope")
