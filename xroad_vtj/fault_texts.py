@@ -12,7 +12,7 @@ import base64
 import binascii
 from pathlib import Path
 
-from xroad_vtj.xroad.faults import fault_digest_key, loggable_fault_text
+from xroad_vtj.xroad.faults import fault_digest_key, is_loggable_fault_text, loggable_fault_text
 
 __all__ = ["WITHHELD", "FaultTexts", "read_data_key"]
 
@@ -51,6 +51,5 @@ class FaultTexts:
         key = self._digest_key()
         if key is None:
             # No key, no digest: only what is safe verbatim survives.
-            shown = loggable_fault_text(text, b"")
-            return text if shown == text else WITHHELD
+            return text if is_loggable_fault_text(text) else WITHHELD
         return loggable_fault_text(text, key)

@@ -30,6 +30,7 @@ __all__ = [
     "fault_name",
     "is_known_xroad_fault",
     "is_loggable_fault_code",
+    "is_loggable_fault_text",
     "loggable_fault_text",
 ]
 
@@ -165,6 +166,9 @@ def loggable_fault_text(text: str | None, key: bytes) -> str | None:
     """
     if text is None:
         return None
-    if is_loggable_fault_code(text) or _UUID.fullmatch(text):
-        return text
-    return fault_digest(text, key)
+    return text if is_loggable_fault_text(text) else fault_digest(text, key)
+
+
+def is_loggable_fault_text(text: str) -> bool:
+    """Whether a fault code or detail may be logged as it is: a loggable code, or a UUID."""
+    return is_loggable_fault_code(text) or _UUID.fullmatch(text) is not None
