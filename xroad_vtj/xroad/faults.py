@@ -11,8 +11,8 @@ service itself and passed through.
 
 What may be logged: a faultcode verbatim only when X-Road knows it (a family prefix followed by names from
 X-Road's own list, either spelling) or when it is a provider's code with nothing that looks like a name (an
-optional SOAP namespace prefix, then SOAP's own codes or all-capital tokens without six digits in a row). Every
-other text, and any fault detail that is not a UUID, is logged as a keyed HMAC digest.
+optional SOAP namespace prefix, then SOAP's own codes, X-Road's error names or all-capital tokens without six
+digits in a row). Every other text, and any fault detail that is not a UUID, is logged as a keyed HMAC digest.
 """
 
 from __future__ import annotations
@@ -104,8 +104,9 @@ _XROAD_NAMES = frozenset(
 _XROAD_FAMILIES = (("server", "clientproxy"), ("server", "serverproxy"), ("client",))
 
 # A provider service's own code: an optional namespace prefix X-Road and SOAP stacks use, then dotted parts
-# that are either SOAP 1.1's own codes or all-capital/digit tokens (``FOOCODE``, ``VTJ_0001``). Anything with a
-# word in lower or mixed case (``Aino.Testinen``) or six digits in a row (a date of birth) may be personal.
+# that are SOAP 1.1's own codes, all-capital/digit tokens (``FOOCODE``, ``VTJ_0001``) or error names X-Road uses
+# (``Server.VTJ.InternalError``). Any other word in lower or mixed case (``Aino.Testinen``) or six digits in a
+# row (a date of birth) may be personal.
 _SOAP_PREFIXES = frozenset({"soap", "soapenv", "soap-env", "env", "s", "se", "e", "soap12"})
 _SOAP_CODES = frozenset({"Server", "Client", "VersionMismatch", "MustUnderstand"})
 _CODE_TOKEN = re.compile(r"[A-Z0-9_\-]{1,64}")
@@ -140,7 +141,9 @@ def is_loggable_fault_code(faultcode: str) -> bool:
         return False
     parts = rest.split(".")
     return all(
-        part in _SOAP_CODES or (_CODE_TOKEN.fullmatch(part) is not None and not _SIX_DIGITS.search(part))
+        part in _SOAP_CODES
+        or (_CODE_TOKEN.fullmatch(part) is not None and not _SIX_DIGITS.search(part))
+        or (part.replace("_", "").isalpha() and _squash(part) in _XROAD_NAMES)
         for part in parts
     )
 
