@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import TOKEN, Running, Sim
 from tests.policy.helpers import metric
@@ -161,3 +163,62 @@ async def test_a_flood_of_refusals_writes_sixty_records_and_the_metric_counts_ev
     db = running.config.audit.sqlite_path
     assert db is not None
     assert records + sum(e["count"] for e in events(db)) == 90
+
+
+class CountingStore:
+    """Stands in for the audit store's two append calls, to check the counting over many random floods."""
+
+    def __init__(self) -> None:
+        self.refusals: list[Refusal] = []
+        self.events: list[dict[str, Any]] = []
+
+    async def append_refusal(self, refusal: Refusal) -> str:
+        self.refusals.append(refusal)
+        return "id"
+
+    async def append_event(self, event: str, details: dict[str, Any]) -> int:
+        assert event == AGGREGATE_EVENT
+        self.events.append(dict(details))
+        return len(self.events)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b", None]),
+            st.sampled_from(["invalid_hetu", "invalid_request", "forbidden"]),
+            st.floats(min_value=0, max_value=30),  # seconds after the previous refusal
+        ),
+        max_size=400,
+    ),
+    st.integers(min_value=1, max_value=60),
+)
+def test_every_refusal_is_either_its_own_record_or_counted_once(
+    floods: list[tuple[str | None, str, float]], budget: int
+) -> None:
+    store = CountingStore()
+    clock = Clock(1_800_000_000.0)
+    log = RefusalLog(store, per_minute=budget, clock=clock)  # type: ignore[arg-type]
+    own: dict[tuple[str | None, int], int] = {}
+    asked: dict[tuple[str | None, int], int] = {}
+
+    async def run() -> None:
+        for caller, reason, gap in floods:
+            clock.now += gap
+            minute = int(clock.now // 60)
+            before = len(store.refusals)
+            await log.record(refusal(caller, reason))  # type: ignore[arg-type]
+            asked[(caller, minute)] = asked.get((caller, minute), 0) + 1
+            own[(caller, minute)] = own.get((caller, minute), 0) + len(store.refusals) - before
+        await log.close()
+
+    asyncio.run(run())
+    # Every refusal is counted exactly once: as its own record or inside one aggregate.
+    assert len(store.refusals) + sum(e["count"] for e in store.events) == len(floods)
+    # Each caller gets its own records up to the budget in every minute, and no more.
+    assert all(own[key] == min(asked[key], budget) for key in asked)
+    # One aggregate per (caller, reason, minute), never an empty one.
+    keys = [(e["caller"], e["reason"], e["from"]) for e in store.events]
+    assert len(keys) == len(set(keys))
+    assert all(e["count"] > 0 for e in store.events)
