@@ -78,3 +78,32 @@ async def test_an_ordinary_audit_search_still_works(running: Running) -> None:
         running, "/v1/audit/search", json.dumps({"end_user": "tester@example.fi"}), AUDITOR_TOKEN
     )
     assert status == 200 and answer["count"] == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"from": SURROGATE},
+        {"to": NUL},
+        {"limit": NUL},
+        {"limit": SURROGATE},
+        {SURROGATE: "x"},
+        {"end_user": ["x\x00"]},
+    ],
+    ids=["from", "to", "limit-nul", "limit-surrogate", "key", "list"],
+)
+async def test_any_string_of_an_audit_search_with_unwritable_text_is_400(
+    running: Running, body: dict[str, Any]
+) -> None:
+    status, answer = await post_json(running, "/v1/audit/search", json.dumps(body), AUDITOR_TOKEN)
+    assert (status, answer["code"]) == (400, "invalid_request"), answer
+
+
+@pytest.mark.parametrize("encoded", ["%ED%A0%80", "%00", "%C0%80", "%FF"])
+async def test_an_audit_records_query_string_with_odd_bytes_is_400_or_a_search(
+    running: Running, encoded: str
+) -> None:
+    status, answer = await running.get(f"/v1/audit/records?end_user=x{encoded}", AUDITOR_TOKEN)
+    assert status in (200, 400), answer
+    if status == 400:
+        assert answer["code"] == "invalid_request"
