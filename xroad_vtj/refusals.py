@@ -114,7 +114,10 @@ class RefusalLog:
 
     async def _flush_when_closed(self, minute: int) -> None:
         await asyncio.sleep(max(0.0, (minute + 1) * 60 - self.clock()) + _CLOSE_SLACK_SECONDS)
-        await self.flush(before=int(self.clock() // 60))
+        try:
+            await self.flush(before=int(self.clock() // 60))
+        except Exception as e:  # the counts stay; the next refusal or the shutdown writes them
+            log.warning("refusal_aggregates_failed", error=type(e).__name__)
         if self._counted:  # counted in a later minute while this one closed
             self._timer = asyncio.create_task(
                 self._flush_when_closed(int(self.clock() // 60)), name="refusal-aggregates"
