@@ -95,7 +95,10 @@ def test_spellings_of_one_end_user_share_one_key(spelling: str) -> None:
     assert end_user_key(spelling) == "maija"
 
 
-@given(st.text(min_size=1, max_size=50))
+LOOK_ALIKES = "maijMAIJeoc .-_1\u0430\u0435\u043e\u0441\u03b1\u03bf\u03b5\uff4d\uff41\u00e4\u00a0\t"
+
+
+@given(st.one_of(st.text(min_size=1, max_size=50), st.text(alphabet=LOOK_ALIKES, min_size=1, max_size=12)))
 def test_an_accepted_end_user_has_no_outer_white_space_and_one_look_alike_script(end_user: str) -> None:
     try:
         check_end_user(end_user)
