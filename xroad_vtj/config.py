@@ -100,6 +100,8 @@ class CallerConfig:
     reveal_protected_addresses: bool = False
     purpose_pattern: re.Pattern[str] | None = None
     quotas: Quotas = field(default_factory=Quotas)
+    # The form this caller's end users must have (full match); None: the default rule (no mixed scripts).
+    end_user_pattern: re.Pattern[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,6 +345,7 @@ def _caller(raw: Any, index: int, base: Path, warnings: list[str]) -> CallerConf
             "products",
             "reveal_protected_addresses",
             "purpose_pattern",
+            "end_user_pattern",
             "quotas",
         },
         base,
@@ -376,13 +379,8 @@ def _caller(raw: Any, index: int, base: Path, warnings: list[str]) -> CallerConf
     products = r.get("products", list, [])
     if any(not isinstance(p, str) or not p.strip() for p in products):
         raise ConfigError(f"{path}.products: must be a list of product names")
-    pattern_text = r.get("purpose_pattern", str)
-    pattern = None
-    if pattern_text is not None:
-        try:
-            pattern = re.compile(pattern_text)
-        except re.error:
-            raise ConfigError(f"{path}.purpose_pattern: not a valid regular expression") from None
+    pattern = _pattern(r, path, "purpose_pattern")
+    end_user_pattern = _pattern(r, path, "end_user_pattern")
     q = _Reader(r.raw.get("quotas"), f"{path}.quotas", set(_QUOTA_KEYS), base)
     defaults = Quotas()
     # An explicit null switches a quota off; a missing key keeps the moderate default.
@@ -402,7 +400,18 @@ def _caller(raw: Any, index: int, base: Path, warnings: list[str]) -> CallerConf
         reveal_protected_addresses=bool(r.get("reveal_protected_addresses", bool, False)),
         purpose_pattern=pattern,
         quotas=quotas,
+        end_user_pattern=end_user_pattern,
     )
+
+
+def _pattern(r: _Reader, path: str, key: str) -> re.Pattern[str] | None:
+    text = r.get(key, str)
+    if text is None:
+        return None
+    try:
+        return re.compile(text)
+    except re.error:
+        raise ConfigError(f"{path}.{key}: not a valid regular expression") from None
 
 
 # --- environment overrides ---------------------------------------------------------------------------------------

@@ -40,6 +40,19 @@ PROTECTED_FIELDS = (
 SILENT_ADDRESS_PRODUCTS = frozenset({"perussanoma 1"})
 
 _DUMMY_DIGEST = bytes(32)
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def ascii_lower(text: str) -> str:
+    """``text`` with A-Z lowered and nothing else changed (unlike ``casefold``, which makes ``ß`` ``ss``)."""
+    return text.translate(_ASCII_LOWER)
+
+
+def permits_product(caller: CallerConfig, product: str) -> bool:
+    """Whether the caller's data permit lists ``product``, ignoring ASCII letter case only: ``Perussanoma 1``
+    is ``PERUSSANOMA 1``, but ``PERUßANOMA 1`` (or any other Unicode case mapping) is not."""
+    wanted = ascii_lower(product)
+    return any(ascii_lower(allowed) == wanted for allowed in caller.products)
 
 
 def end_user_key(end_user: str) -> str:
@@ -120,8 +133,7 @@ class Policy:
 
     async def authorize_query(self, caller: CallerConfig, query: PersonQuery) -> None:
         self.require_role(caller, "query")
-        allowed = {p.casefold() for p in caller.products}
-        if query.product.casefold() not in allowed:
+        if not permits_product(caller, query.product):
             raise ProductNotAllowed("the caller's data permit does not cover this product")
         if caller.purpose_pattern is not None and not caller.purpose_pattern.fullmatch(query.purpose):
             raise InvalidPurpose("purpose does not have the form this caller must use")

@@ -20,7 +20,7 @@ from xroad_vtj.audit.store import AuditStore
 from xroad_vtj.config import CallerConfig, Config
 from xroad_vtj.errors import (
     AuditUnavailable,
-    InconsistentResponse,
+    InvalidUpstreamResponse,
     OutcomeUnknown,
     UpstreamFault,
     UpstreamRejected,
@@ -28,9 +28,12 @@ from xroad_vtj.errors import (
     UpstreamUnavailable,
     XRoadVtjError,
 )
+from xroad_vtj.fault_texts import FaultTexts
 from xroad_vtj.logging import get_logger
 from xroad_vtj.metrics import Metrics
 from xroad_vtj.policy import Policy
+from xroad_vtj.recordable import recordable_text
+from xroad_vtj.refusals import RefusalLog
 from xroad_vtj.transport import Transport, deadline_post
 from xroad_vtj.vtj import Outcome as VtjOutcome
 from xroad_vtj.vtj import (
@@ -38,10 +41,10 @@ from xroad_vtj.vtj import (
     build_henkilon_tunnus_kysely,
     parse_henkilon_tunnus_kysely_response,
 )
+from xroad_vtj.vtj.subject import check_subject
 from xroad_vtj.xroad import (
     Headers,
     build_request,
-    loggable_fault_text,
     new_message_id,
     parse_message,
     request_hash,
@@ -65,12 +68,19 @@ class PersonQuery:
 
 
 def _check_subject(result: VtjResult, query: PersonQuery) -> None:
-    """A found person must be the one asked about (VTJ's own code for the opposite is 0016)."""
-    person = result.person
-    if result.outcome is VtjOutcome.FOUND and person is not None and person.hetu not in (None, query.hetu):
-        raise InconsistentResponse(
-            "VTJ answered about another person than the one asked about", field="Henkilo"
-        )
+    """Every outcome that carries a person must be about the one asked (see :mod:`xroad_vtj.vtj.subject`)."""
+    check_subject(result, query.hetu)
+
+
+def unexpected_failure(*, answered: bool, **ids: Any) -> XRoadVtjError:
+    """The error for an exception nobody foresaw after the query was handed to the transport.
+
+    With an answer in hand, failing to read it is ``invalid_upstream_response`` (nothing of it is passed on);
+    without one, the query may have been served: ``outcome_unknown``.
+    """
+    if answered:
+        return InvalidUpstreamResponse("the upstream response could not be read", **ids)
+    return OutcomeUnknown("the query failed after it was handed to the transport", **ids)
 
 
 class QueryService:
@@ -82,6 +92,8 @@ class QueryService:
         self.transport = transport
         self.metrics = metrics
         self.policy = policy
+        self.fault_texts = FaultTexts(store.config.data_key_file)
+        self.refusals = RefusalLog(store)
 
     async def refuse(self, caller: CallerConfig | None, raw: dict[str, Any], error: XRoadVtjError) -> None:
         """Audit a query refused before anything was sent. A failing store does not change the answer."""
@@ -91,7 +103,7 @@ class QueryService:
 
         def text(key: str) -> str | None:
             value = raw.get(key)
-            return value[:256] if isinstance(value, str) else None
+            return recordable_text(value, 256) if isinstance(value, str) else None
 
         refusal = Refusal(
             caller=caller.name if caller else None,
@@ -103,7 +115,7 @@ class QueryService:
             requested_at=datetime.now(UTC),
         )
         try:
-            await self.store.append_refusal(refusal)
+            await self.refusals.record(refusal)
         except AuditUnavailable:
             log.warning("refusal_not_audited", reason=error.code)
 
@@ -166,6 +178,7 @@ class QueryService:
         ids = {"xroad_message_id": headers.id, "audit_id": audit_id}
         started = time.perf_counter()
         received_hash: str | None = None
+        reply: Any = None
         try:
             reply = await self._send(sent)
             message = parse_message(reply.body, reply.content_type, max_bytes=cfg.xroad.max_response_bytes)
@@ -184,6 +197,12 @@ class QueryService:
             with contextlib.suppress(AuditUnavailable):
                 await self._record_failure(audit_id, cut_off, time.perf_counter() - started, received_hash)
             raise
+        except Exception as exc:
+            # Nothing foreseen, but the query left: it still gets an outcome (see unexpected_failure).
+            log.error("upstream_unexpected_error", error_type=type(exc).__name__, audit_id=audit_id)
+            failure = unexpected_failure(answered=reply is not None, **ids)
+            await self._record_failure(audit_id, failure, time.perf_counter() - started, received_hash)
+            raise failure from exc
         latency = time.perf_counter() - started
         self.metrics.upstream_duration.observe(latency)
         self.metrics.upstream_requests.labels(outcome=result.outcome.value, fault_family="none").inc()
@@ -198,7 +217,7 @@ class QueryService:
                 http_status=502 if rejected else 200,
                 error_code=UpstreamRejected.code if rejected else None,
                 return_code=result.return_code,
-                fault_code=result.fault_code,
+                fault_code=self.fault_texts.loggable(result.fault_code),
                 fault_detail=None,
                 fault_family=None,
                 received_request_hash=received_hash,
@@ -249,11 +268,12 @@ class QueryService:
             self.metrics.upstream_faults.labels(fault_family=family or "provider_service").inc()
         if not isinstance(error, UpstreamUnavailable):
             self.metrics.upstream_duration.observe(latency)
-        fault_code = loggable_fault_text(error.extra.get("fault_code"))
-        fault_detail = loggable_fault_text(error.extra.get("fault_detail"))
+        fault_code = self.fault_texts.loggable(error.extra.get("fault_code"))
+        fault_detail = self.fault_texts.loggable(error.extra.get("fault_detail"))
         log.warning(
             "upstream_failed",
             code=error.code,
+            fault_family=family,
             fault_code=fault_code,
             fault_detail=fault_detail,
             xroad_message_id=error.extra.get("xroad_message_id"),

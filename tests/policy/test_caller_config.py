@@ -37,6 +37,8 @@ def with_callers(tmp_path: Path, *callers: dict[str, Any], **server: Any) -> dic
         ({"name": "a", "token_sha256": HASH, "products": ["PERUSSANOMA 1", " "]}, "callers[0].products"),
         ({"name": "a", "token_sha256": HASH, "products": [1]}, "callers[0].products"),
         ({"name": "a", "token_sha256": HASH, "purpose_pattern": "([A-Z]"}, "callers[0].purpose_pattern"),
+        ({"name": "a", "token_sha256": HASH, "end_user_pattern": "([a-z]"}, "callers[0].end_user_pattern"),
+        ({"name": "a", "token_sha256": HASH, "end_user_pattern": 5}, "callers[0].end_user_pattern"),
         (
             {"name": "a", "token_sha256": HASH, "reveal_protected_addresses": "yes"},
             "reveal_protected_addresses",

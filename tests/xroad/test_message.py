@@ -555,3 +555,10 @@ def test_request_hash_with_unknown_algorithm_is_a_mismatch() -> None:
     data = response().replace(SHA512.encode(), b"http://example.org/md5")
     with pytest.raises(RequestHashMismatch, match="algorithm"):
         verify(data)
+
+
+def test_a_fault_code_that_looks_like_a_name_stays_out_of_the_message() -> None:
+    message = parse_message(build_fault("Aino.Testinen", "x"), None)
+    with pytest.raises(UpstreamFault) as info:
+        verify_response(message, SENT, HEADERS)
+    assert "Aino" not in str(info.value)

@@ -16,7 +16,12 @@ import structlog
 from aiohttp import web
 
 from xroad_vtj.api.problems import http_exception_problem, json_dumps, problem_response
-from xroad_vtj.api.validation import decode_json_object, loose_json_object, validate_person_query
+from xroad_vtj.api.validation import (
+    decode_json_object,
+    loose_json_object,
+    search_texts,
+    validate_person_query,
+)
 from xroad_vtj.audit.chain import parse_when
 from xroad_vtj.audit.store import AuditStore
 from xroad_vtj.config import CallerConfig, Config
@@ -181,7 +186,7 @@ async def person_queries(request: web.Request) -> web.Response:
     try:
         try:
             raw = decode_json_object(data)
-            query = validate_person_query(raw, config.vtj.default_product)
+            query = validate_person_query(raw, config.vtj.default_product, caller.end_user_pattern)
             answer = await service.person_query(caller, query)
         except XRoadVtjError as error:
             await refused(error)
@@ -211,9 +216,7 @@ def _when(params: Mapping[str, Any], key: str) -> datetime | None:
 async def _search(request: web.Request, params: Mapping[str, Any]) -> web.Response:
     if set(params) - set(AUDIT_FILTERS):
         raise InvalidRequest(f"allowed filters: {', '.join(AUDIT_FILTERS)}")
-    texts = {k: params.get(k) for k in ("xroad_id", "end_user", "subject")}
-    if any(v is not None and not isinstance(v, str) for v in texts.values()):
-        raise InvalidRequest("xroad_id, end_user and subject must be strings")
+    texts = search_texts(params)
     try:
         limit = int(params.get("limit", 1000))
     except (TypeError, ValueError):
@@ -361,6 +364,7 @@ def create_app(config: Config, store: AuditStore, transport: Transport, metrics:
         with contextlib.suppress(asyncio.CancelledError):
             await sweep
         await transport.close()
+        await app[QUERIES].refusals.close()  # refusals counted past the per-minute budget
         await store.close()
 
     app.cleanup_ctx.append(lifecycle)

@@ -1,8 +1,22 @@
-"""Strict validation of the person-query JSON, before any I/O."""
+"""Strict validation of the person-query JSON and the audit search filters, before any I/O.
+
+The end user (``Loppukayttaja``) is who DVV may ask about for five years, and quotas and the admission lock are
+kept per end user, so its spelling is checked here (issue 11 §2):
+
+- 1-50 printable characters, with no white space at either end;
+- by default no mixed scripts: Latin letters may not stand beside Cyrillic or Greek ones (``m\u0430ija`` with a
+  Cyrillic ``\u0430`` looks like ``maija`` but would be another end user); a caller with an ``end_user_pattern``
+  gets that pattern (a full match) instead of this rule;
+- quotas and locks then use :func:`xroad_vtj.policy.end_user_key` (NFKC, case-folded), while the audit record
+  and ``Loppukayttaja`` keep the text as sent.
+"""
 
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
+from collections.abc import Mapping
 from typing import Any
 
 from xroad_vtj.errors import InvalidRequest
@@ -51,6 +65,32 @@ def _no_constant(_: str) -> Any:
     raise ValueError("NaN and Infinity are not JSON")
 
 
+# Scripts whose letters look alike; a mix of any two of them in one end user is refused by default.
+_CONFUSABLE_SCRIPTS = ("LATIN", "CYRILLIC", "GREEK")
+
+
+def _scripts(text: str) -> set[str]:
+    found: set[str] = set()
+    # NFKC first: a full-width or mathematical Latin letter is Latin.
+    for char in unicodedata.normalize("NFKC", text):
+        if char.isalpha():
+            script = unicodedata.name(char, "").partition(" ")[0]
+            if script in _CONFUSABLE_SCRIPTS:
+                found.add(script)
+    return found
+
+
+def check_end_user(end_user: str, pattern: re.Pattern[str] | None = None) -> None:
+    """Refuse an end user whose spelling could pass for another's (see the module's rules)."""
+    if end_user != end_user.strip():
+        raise InvalidRequest("end_user must not begin or end with white space", field="end_user")
+    if pattern is not None:
+        if not pattern.fullmatch(end_user):
+            raise InvalidRequest("end_user does not have the form this caller must use", field="end_user")
+    elif len(_scripts(end_user)) > 1:
+        raise InvalidRequest("end_user mixes Latin letters with Cyrillic or Greek ones", field="end_user")
+
+
 def _text(raw: dict[str, Any], key: str, *, required: bool) -> str | None:
     value = raw.get(key)
     if value is None:
@@ -64,7 +104,9 @@ def _text(raw: dict[str, Any], key: str, *, required: bool) -> str | None:
     return value
 
 
-def validate_person_query(raw: dict[str, Any], default_product: str) -> PersonQuery:
+def validate_person_query(
+    raw: dict[str, Any], default_product: str, end_user_pattern: re.Pattern[str] | None = None
+) -> PersonQuery:
     unknown = sorted(set(raw) - FIELDS)
     if unknown:
         # Field names come from the caller: report only how many, never echo them.
@@ -77,4 +119,33 @@ def validate_person_query(raw: dict[str, Any], default_product: str) -> PersonQu
     product = _text(raw, "product", required=False) or default_product
     parse_hetu(hetu)
     assert end_user is not None and purpose is not None
+    check_end_user(end_user, end_user_pattern)
     return PersonQuery(hetu=hetu, product=product, end_user=end_user, purpose=purpose)
+
+
+SEARCH_TEXTS = ("xroad_id", "end_user", "subject")
+_SEARCH_TEXT_LIMIT = 256
+
+
+def _unstorable(value: str) -> bool:
+    # A lone surrogate cannot be encoded at all, and a NUL or other control character cannot be a stored value
+    # (PostgreSQL text refuses NUL): such a filter could only fail deep in the store, as a 500 or a 503.
+    return any("\ud800" <= char <= "\udfff" or unicodedata.category(char) == "Cc" for char in value)
+
+
+def search_texts(params: Mapping[str, Any]) -> dict[str, str | None]:
+    """The text filters of an audit search, refused with ``400 invalid_request`` unless each is a string of
+    at most 256 characters without lone surrogates or control characters."""
+    texts: dict[str, str | None] = {}
+    for key in SEARCH_TEXTS:
+        value = params.get(key)
+        if value is not None and not isinstance(value, str):
+            raise InvalidRequest("xroad_id, end_user and subject must be strings", field=key)
+        if value is not None and (len(value) > _SEARCH_TEXT_LIMIT or _unstorable(value)):
+            raise InvalidRequest(
+                f"{key} must be at most {_SEARCH_TEXT_LIMIT} characters without control characters or lone"
+                " surrogates",
+                field=key,
+            )
+        texts[key] = value
+    return texts

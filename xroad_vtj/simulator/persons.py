@@ -187,16 +187,21 @@ def person_body(
     )
     if person is None:
         return wrapper
+    passive = None
     if code == "0002" and person.new_hetu:
-        # The passivated identifier answers with the person's new, active one.
+        # The passivated identifier answers with the person's new, active one, listed beside the passive one
+        # (which tells the client the answer is about the person it asked for).
+        passive = person.hetu
         person = PERSONS.get(person.new_hetu, person)
-    _henkilo(message, person, product)
+    _henkilo(message, person, product, passive)
     return wrapper
 
 
-def _henkilo(message: etree._Element, p: SimPerson, product: str) -> None:
+def _henkilo(message: etree._Element, p: SimPerson, product: str, passive_hetu: str | None = None) -> None:
     s = VTJ_SCHEMA_NS
     h = _el(message, f"{{{s}}}Henkilo")
+    if passive_hetu is not None:
+        _el(h, f"{{{s}}}Henkilotunnus", passive_hetu, voimassaolokoodi="2")
     _el(h, f"{{{s}}}Henkilotunnus", p.hetu, voimassaolokoodi="1" if p.hetu_active else "2")
     _el(_el(h, f"{{{s}}}NykyinenSukunimi"), f"{{{s}}}Sukunimi", p.last_name)
     _el(_el(h, f"{{{s}}}NykyisetEtunimet"), f"{{{s}}}Etunimet", p.first_names)

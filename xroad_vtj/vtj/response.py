@@ -11,7 +11,7 @@ Outcome, in this order:
    ``upstream_rejected``; no person is returned even if the response also carries one (a contradictory answer
    is not used as data). ``fault_code``/``fault_string`` keep the values.
 2. ``VTJHenkiloVastaussanoma/Paluukoodi@koodi``: looked up in :mod:`xroad_vtj.vtj.codes` (unknown codes are
-   ``upstream_rejected``).
+   ``upstream_rejected``). Two ``Paluukoodi`` with different codes are an ``InvalidUpstreamResponse``.
 3. No ``Paluukoodi`` (seen in hand-made stubs): ``Hakuperusteet/Henkilotunnus@hakuperustePaluukoodi`` decides
    (1 found, 0 not found, 2 passivated); failing that a ``Henkilo`` with a henkilötunnus means found, and
    anything else ``upstream_rejected``.
@@ -25,9 +25,10 @@ holds at least one non-empty value. Notes on the fields:
 
 - ``hetu`` is ``Henkilo/Henkilotunnus`` (the active one when several are given), never the request echo;
   ``hetu_active`` is its ``voimassaolokoodi`` (1 active, 2 passive, otherwise unknown).
-- ``non_disclosure`` (turvakielto) is True when ``Turvakielto/TurvakieltoTieto`` is ``1``, False when a
-  ``Turvakielto`` element is present with any other value, and None when the product has no such element
-  (PERUSSANOMA 1): None does not mean "no restriction".
+- ``non_disclosure`` (turvakielto) is read fail-closed: True when any ``TurvakieltoTieto`` anywhere in
+  ``Henkilo`` says ``1`` or cannot be read as exactly ``0``, ``1`` or empty (a child element, other text);
+  False when a ``Turvakielto`` element is present and every flag is ``0`` or empty; None when the product has
+  no such element (PERUSSANOMA 1): None does not mean "no restriction".
 - ``deceased`` is True for return code 0007, ``Kuolintiedot/Kuollut`` = 1, or a date of being declared dead;
   ``death_date`` is ``Kuolinpvm``, else the declared-dead date.
 - ``temporary_address`` and ``postal_address`` are the first non-empty ``TilapainenKotimainenLahiosoite`` /
@@ -248,6 +249,8 @@ class VtjResult:
     fault_string: str | None  # response/faultString
     product: str | None  # VTJHenkiloVastaussanoma@sanomatunnus
     extracted_at: str | None  # VTJHenkiloVastaussanoma@tietojenPoimintaaika, ISO, Finnish local time
+    # Every Henkilo/Henkilotunnus of a returned person, so the pipeline can check whom the answer is about.
+    person_hetus: tuple[str, ...] = field(default=(), repr=False)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -426,6 +429,7 @@ class _Henkilo:
     blocks: dict[str, dict[str, str]]  # mapped block -> its non-empty fields (first non-empty instance)
     categories: set[str]
     has_turvakielto: bool
+    protected: bool  # some TurvakieltoTieto says 1, or cannot be read as exactly 0, 1 or empty
 
 
 def _read_henkilo(henkilo: etree._Element) -> _Henkilo:
@@ -468,9 +472,29 @@ def _read_henkilo(henkilo: etree._Element) -> _Henkilo:
         category = _category(name)
         if category not in categories and _has_text(child):
             categories.add(category)
-    if has_turvakielto:
+    protected, flags = _turvakielto(henkilo)
+    if has_turvakielto or flags:
+        has_turvakielto = True
         categories.add("non_disclosure")
-    return _Henkilo(hetus, blocks, categories, has_turvakielto)
+    return _Henkilo(hetus, blocks, categories, has_turvakielto, protected)
+
+
+_TURVAKIELTO_OFF = frozenset({"0", ""})
+
+
+def _turvakielto(henkilo: etree._Element) -> tuple[bool, bool]:
+    """(protected, any flag seen), read fail-closed from every ``TurvakieltoTieto`` anywhere in ``Henkilo``.
+
+    One that says 1, or whose whole text (child elements' text included) is not exactly 0, 1 or empty, means
+    protected: a second ``Turvakielto`` block or a child element must never turn a restriction off.
+    """
+    protected = seen = False
+    for flag in henkilo.iter("{*}TurvakieltoTieto"):
+        seen = True
+        text = etree.tostring(flag, method="text", encoding="unicode", with_tail=False).strip()
+        if text not in _TURVAKIELTO_OFF:
+            protected = True
+    return protected, seen
 
 
 def _has_text(element: etree._Element) -> bool:
@@ -499,9 +523,7 @@ def _person(h: _Henkilo, deceased_by_code: bool) -> Person | None:
         first_names=b("NykyisetEtunimet", _NO_FIELDS).get("Etunimet"),
         calling_name=b("NykyinenKutsumanimi", _NO_FIELDS).get("Kutsumanimi"),
         sex=_SEX.get(b("Sukupuoli", _NO_FIELDS).get("Sukupuolikoodi", "")),
-        non_disclosure=(
-            b("Turvakielto", _NO_FIELDS).get("TurvakieltoTieto") == "1" if h.has_turvakielto else None
-        ),
+        non_disclosure=h.protected if h.has_turvakielto else None,
         deceased=deceased_by_code or death.get("Kuollut") == "1" or declared_dead is not None,
         death_date=death_date,
         home_municipality=(
@@ -582,9 +604,13 @@ def parse_henkilon_tunnus_kysely_response(wrapper: etree._Element) -> VtjResult:
         extracted_at = _timestamp(_attr(sanoma, "tietojenPoimintaaika"))
         for child in sanoma.iterchildren(etree.Element):
             name = _local(child.tag)
-            if name == "Paluukoodi" and return_code is None:
+            if name == "Paluukoodi":
                 code = _attr(child, "koodi")
-                return_code = normalise_code(code) if code else None
+                code = normalise_code(code) if code else None
+                if return_code is not None and code != return_code:
+                    # Two different return codes: a contradictory answer is not used as data.
+                    raise InvalidUpstreamResponse("the VTJ answer holds contradicting return codes")
+                return_code = code
             elif name == "Hakuperusteet":
                 for criterion in child.iterchildren(etree.Element):
                     if _local(criterion.tag) == "Henkilotunnus":
@@ -610,6 +636,7 @@ def parse_henkilon_tunnus_kysely_response(wrapper: etree._Element) -> VtjResult:
         outcome = Outcome.UPSTREAM_REJECTED
 
     person: Person | None = None
+    person_hetus: tuple[str, ...] = ()
     new_active_hetu: str | None = None
     categories: tuple[str, ...] = ()
     if henkilo is not None and outcome in _PERSON_OUTCOMES:
@@ -617,6 +644,7 @@ def parse_henkilon_tunnus_kysely_response(wrapper: etree._Element) -> VtjResult:
         person = _person(parts, deceased_by_code=outcome is Outcome.DECEASED)
         if person is not None:
             categories = tuple(sorted(parts.categories, key=_CATEGORY_ORDER.__getitem__))
+            person_hetus = tuple(value for value, _ in parts.hetus)
         if outcome is Outcome.PASSIVATED:
             new_active_hetu = _new_active_hetu(parts, queried or echo_hetu)
 
@@ -630,4 +658,5 @@ def parse_henkilon_tunnus_kysely_response(wrapper: etree._Element) -> VtjResult:
         fault_string=fault_string,
         product=product,
         extracted_at=extracted_at,
+        person_hetus=person_hetus,
     )

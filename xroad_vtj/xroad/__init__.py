@@ -11,7 +11,15 @@ from xroad_vtj.xroad.envelope import (
     build_response,
     new_message_id,
 )
-from xroad_vtj.xroad.faults import FaultFamily, classify_fault, fault_name, loggable_fault_text
+from xroad_vtj.xroad.faults import (
+    FaultFamily,
+    classify_fault,
+    fault_digest,
+    fault_digest_key,
+    fault_name,
+    is_loggable_fault_code,
+    loggable_fault_text,
+)
 from xroad_vtj.xroad.identifiers import ClientId, ServiceId
 from xroad_vtj.xroad.message import (
     DEFAULT_MAX_BYTES,
@@ -45,7 +53,10 @@ __all__ = [
     "build_response",
     "build_service_list_response",
     "classify_fault",
+    "fault_digest",
+    "fault_digest_key",
     "fault_name",
+    "is_loggable_fault_code",
     "loggable_fault_text",
     "new_message_id",
     "parse_message",

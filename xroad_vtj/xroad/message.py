@@ -31,7 +31,7 @@ from xroad_vtj.errors import (
     UpstreamFault,
 )
 from xroad_vtj.xroad.envelope import Headers
-from xroad_vtj.xroad.faults import FaultFamily, classify_fault
+from xroad_vtj.xroad.faults import FaultFamily, classify_fault, is_loggable_fault_code
 from xroad_vtj.xroad.identifiers import ClientId, ServiceId
 from xroad_vtj.xroad.namespaces import (
     BODY,
@@ -110,10 +110,7 @@ _PARSER = etree.XMLParser(
 
 _BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
 _DECLARED_ENCODING = re.compile(rb"\A\s*<\?xml[^>]*?\bencoding\s*=", re.ASCII)
-# A DOCTYPE can only stand in the prolog: after an optional BOM, declaration, comments and PIs.
-_DOCTYPE_IN_PROLOG = re.compile(
-    rb"\A(?:\xef\xbb\xbf)?\s*(?:<\?xml.*?\?>)?(?:\s+|<!--.*?-->|<\?.*?\?>)*<!DOCTYPE", re.DOTALL
-)
+_PROLOG_SPACE = b" \t\r\n"
 _MEDIA_PARAM = re.compile(r';\s*([A-Za-z0-9!#$&^_.+-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;\s]*)')
 _UTF8_NAMES = frozenset({"utf-8", "utf8"})
 _SOAP_PART_TYPES = frozenset({"text/xml", "application/xop+xml", "application/xml"})
@@ -136,7 +133,11 @@ def _media_type(value: str) -> tuple[str, dict[str, str]]:
 
 def _soap_part(data: bytes, boundary: str) -> tuple[bytes, str | None]:
     """The first MIME part's body and its charset parameter."""
-    delimiter = b"--" + boundary.encode("latin-1")
+    try:
+        delimiter = b"--" + boundary.encode("latin-1")
+    except UnicodeEncodeError:
+        # RFC 2046 boundaries are 7-bit; a header decoded by the HTTP library may hold anything.
+        raise _invalid("multipart boundary is not Latin-1") from None
     if not data.startswith(delimiter):
         # A preamble before the first delimiter is legal MIME.
         start = data.find(b"\n" + delimiter)
@@ -192,11 +193,36 @@ def _xml_bytes(data: bytes, content_type: str | None) -> tuple[bytes, str | None
     return data, None
 
 
+def _doctype_in_prolog(xml: bytes) -> bool:
+    """Whether a DOCTYPE stands in the prolog (after an optional BOM, declaration, white space, comments and
+    processing instructions), scanned in one forward pass: each step searches on from where the last ended, so
+    the scan is linear in the size of the data whatever the prolog holds. (A regular expression with nested
+    repetition here backtracked exponentially over a run of processing instructions.)"""
+    at = 3 if xml.startswith(_BOMS[0]) else 0
+    end = len(xml)
+    while at < end:
+        if xml[at] in _PROLOG_SPACE:
+            at += 1
+        elif xml.startswith(b"<?", at):
+            close = xml.find(b"?>", at + 2)
+            if close < 0:
+                return False
+            at = close + 2
+        elif xml.startswith(b"<!--", at):
+            close = xml.find(b"-->", at + 4)
+            if close < 0:
+                return False
+            at = close + 3
+        else:
+            return xml.startswith(b"<!DOCTYPE", at)
+    return False
+
+
 def _parse_xml(xml: bytes, charset: str | None) -> etree._Element:
     if not xml.strip():
         raise _invalid("empty body")
-    # The cheap substring search keeps the regex off the common path.
-    if b"<!DOCTYPE" in xml and _DOCTYPE_IN_PROLOG.match(xml) is not None:
+    # The cheap substring search keeps the prolog scan off the common path.
+    if b"<!DOCTYPE" in xml and _doctype_in_prolog(xml):
         raise _invalid("document type declarations are not accepted")
     if (
         charset is not None
@@ -207,7 +233,9 @@ def _parse_xml(xml: bytes, charset: str | None) -> etree._Element:
         # The transport names the only charset there is: transcode to UTF-8 (rare; the common case is UTF-8).
         try:
             xml = xml.decode(charset).encode("utf-8")
-        except (LookupError, UnicodeDecodeError) as exc:
+        except (LookupError, UnicodeError, ValueError, TypeError) as exc:
+            # UnicodeError covers codecs that fail oddly (``undefined``, ``punycode``) and decoded text that
+            # holds lone surrogates (which UTF-8 cannot encode).
             raise _invalid("body does not decode in the declared charset") from exc
     try:
         root = etree.fromstring(xml, _PARSER)
@@ -419,8 +447,12 @@ def parse_message(data: bytes, content_type: str | None, *, max_bytes: int = DEF
     """
     if len(data) > max_bytes:
         raise _invalid("message larger than allowed")
-    xml, charset = _xml_bytes(data, content_type)
-    root = _parse_xml(xml, charset)
+    try:
+        xml, charset = _xml_bytes(data, content_type)
+        root = _parse_xml(xml, charset)
+    except (UnicodeError, LookupError, ValueError, TypeError) as exc:
+        # Whatever a codec or the MIME framing raises on odd input is still an answer that cannot be read.
+        raise _invalid("the message cannot be decoded") from exc
     if root.tag != ENVELOPE:
         if etree.QName(root).localname == "Envelope":
             raise _invalid("not a SOAP 1.1 envelope")
@@ -456,13 +488,11 @@ def parse_message(data: bytes, content_type: str | None, *, max_bytes: int = DEF
 
 # --- verification -------------------------------------------------------------------------------------------
 
-# Fault codes are protocol tokens without digits; anything else (a provider could put any text there) stays
-# out of the exception message, like faultstring and detail, and is only kept in the error's extra.
-_SHOWN_CODE = re.compile(r"[A-Za-z._:\-]{1,128}")
-
 
 def _raise_fault(fault: Fault) -> NoReturn:
-    shown = fault.code if _SHOWN_CODE.fullmatch(fault.code) else "(code not shown)"
+    # Only a code that cannot carry personal data goes into the message (which may be logged); any other (a
+    # provider could put a name there) stays, like faultstring and detail, in the error's extra only.
+    shown = fault.code if is_loggable_fault_code(fault.code) else "(code not shown)"
     raise UpstreamFault(
         f"SOAP fault {shown} ({fault.family.value})",
         fault_code=fault.code,
