@@ -1,0 +1,132 @@
+"""The overview's numbers, computed from stored record bodies without decrypting a single subject.
+
+Input is what :meth:`AuditStore.raw_window` returns: ``(seq, kind, body, newest outcome body)`` for every
+intent and refusal in the window. Distinct subjects are counted by their blind index (``subject_index``),
+which identifies a person under one data key without revealing who it is. Days are calendar days in
+Europe/Helsinki, the zone the auditors and DVV work in.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from xroad_vtj.audit.chain import parse_iso
+from xroad_vtj.auditor.present import HELSINKI
+
+DAYS = 30
+TOP = 10
+QUOTA_REASON = "quota_exceeded"
+PENDING = "pending"  # an intent without outcome yet: in flight, or its process died before the sweep
+REFUSED = "refused"
+
+
+@dataclass(frozen=True, slots=True)
+class Day:
+    day: date
+    by_outcome: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_outcome.values())
+
+
+@dataclass(frozen=True, slots=True)
+class CallerRow:
+    caller: str
+    queries: int
+    refusals: int
+
+
+@dataclass(frozen=True, slots=True)
+class EndUserRow:
+    caller: str
+    end_user: str
+    subjects: int  # distinct blind indexes
+    queries: int
+
+
+@dataclass(frozen=True, slots=True)
+class Overview:
+    since: datetime  # start of the first day, Helsinki time
+    week_start: datetime
+    days: list[Day]
+    outcomes: list[str]  # every outcome seen, most frequent first (the chart's legend order)
+    by_caller: list[CallerRow]
+    refusals_by_reason: list[tuple[str, int]]
+    quota_hits: list[tuple[str, str, int]]  # caller, end user, refusals for quota_exceeded
+    top_end_users: list[EndUserRow]
+    truncated: bool = False
+    totals: dict[str, int] = field(default_factory=dict)
+
+
+def window_start(now: datetime, days: int = DAYS) -> datetime:
+    """Midnight (Helsinki) of the first of the last ``days`` calendar days, today included."""
+    today = now.astimezone(HELSINKI).date()
+    return datetime.combine(today - timedelta(days=days - 1), time(0), HELSINKI)
+
+
+def week_start(now: datetime) -> datetime:
+    """Monday 00:00 (Helsinki) of the current week."""
+    today = now.astimezone(HELSINKI).date()
+    return datetime.combine(today - timedelta(days=today.weekday()), time(0), HELSINKI)
+
+
+def aggregate(
+    rows: Iterable[tuple[int, str, str, str | None]], now: datetime, *, truncated: bool = False
+) -> Overview:
+    since = window_start(now)
+    monday = week_start(now)
+    first_day = since.date()
+    per_day: dict[date, Counter[str]] = {first_day + timedelta(days=i): Counter() for i in range(DAYS)}
+    outcome_totals: Counter[str] = Counter()
+    queries: Counter[str] = Counter()
+    refusals: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
+    quota: Counter[tuple[str, str]] = Counter()
+    subjects: dict[tuple[str, str], set[str]] = defaultdict(set)
+    week_queries: Counter[tuple[str, str]] = Counter()
+    for _seq, kind, body, outcome_body in rows:
+        rec: dict[str, Any] = json.loads(body)
+        requested = parse_iso(rec["requested_at"])
+        day = requested.astimezone(HELSINKI).date()
+        caller = rec.get("caller") or "-"
+        end_user = rec.get("end_user") or "-"
+        if kind == "refusal":
+            outcome = REFUSED
+            refusals[caller] += 1
+            reason = rec.get("reason") or "-"
+            reasons[reason] += 1
+            if reason == QUOTA_REASON:
+                quota[(caller, end_user)] += 1
+        else:
+            outcome = (json.loads(outcome_body).get("outcome") or PENDING) if outcome_body else PENDING
+            queries[caller] += 1
+            if requested >= monday:
+                week_queries[(caller, end_user)] += 1
+                if rec.get("subject_index"):
+                    subjects[(caller, end_user)].add(rec["subject_index"])
+        if day in per_day:
+            per_day[day][outcome] += 1
+            outcome_totals[outcome] += 1
+    callers = sorted(set(queries) | set(refusals), key=lambda c: (-(queries[c] + refusals[c]), c))
+    top = sorted(
+        (EndUserRow(c, u, len(s), week_queries[(c, u)]) for (c, u), s in subjects.items()),
+        key=lambda r: (-r.subjects, -r.queries, r.caller, r.end_user),
+    )[:TOP]
+    return Overview(
+        since=since,
+        week_start=monday,
+        days=[Day(d, dict(c)) for d, c in sorted(per_day.items())],
+        outcomes=[o for o, _ in sorted(outcome_totals.items(), key=lambda kv: (-kv[1], kv[0]))],
+        by_caller=[CallerRow(c, queries[c], refusals[c]) for c in callers],
+        refusals_by_reason=sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])),
+        quota_hits=sorted(((c, u, n) for (c, u), n in quota.items()), key=lambda t: (-t[2], t[0], t[1])),
+        top_end_users=top,
+        truncated=truncated,
+        totals=dict(outcome_totals),
+    )
