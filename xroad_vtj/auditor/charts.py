@@ -33,17 +33,14 @@ def colour(outcome: str, outcomes: Sequence[str]) -> str:
     return OTHER[others.index(outcome) % len(OTHER)] if outcome in others else OTHER[0]
 
 
-def _nice_max(value: int) -> int:
-    """A round axis maximum at or above ``value``."""
-    if value <= 5:
-        return 5
+def _axis_step(peak: int) -> int:
+    """A whole, round step (1, 2, 5, 10, 20, ...) so that four steps reach at least ``peak``."""
     step = 1
-    while step * 10 < value:
+    while True:
+        for m in (1, 2, 5):
+            if m * step * 4 >= peak:
+                return m * step
         step *= 10
-    for m in (1, 2, 2.5, 5, 10):
-        if m * step >= value:
-            return int(m * step)
-    return value
 
 
 def daily_bars(days: Sequence[Day], outcomes: Sequence[str], code: Callable[[str | None], str]) -> Markup:
@@ -51,7 +48,8 @@ def daily_bars(days: Sequence[Day], outcomes: Sequence[str], code: Callable[[str
     width, height = 900, 260
     left, right, top, bottom = 44, 10, 12, 40
     plot_w, plot_h = width - left - right, height - top - bottom
-    peak = _nice_max(max((d.total for d in days), default=0))
+    step = _axis_step(max((d.total for d in days), default=0))
+    peak = step * 4
     slot = plot_w / max(len(days), 1)
     bar_w = max(slot * 0.72, 2.0)
     parts: list[str] = [
@@ -59,12 +57,12 @@ def daily_bars(days: Sequence[Day], outcomes: Sequence[str], code: Callable[[str
         f'xmlns="http://www.w3.org/2000/svg" preserveAspectRatio="xMidYMid meet">'
     ]
     for i in range(5):  # horizontal grid lines with their values
-        value = peak * i / 4
+        value = step * i
         y = top + plot_h - plot_h * i / 4
         parts.append(
             f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e3e6ea" '
             f'stroke-width="1"/><text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11" '
-            f'fill="#5f6b7a">{value:g}</text>'
+            f'fill="#5f6b7a">{value}</text>'
         )
     for i, day in enumerate(days):
         x = left + i * slot + (slot - bar_w) / 2
@@ -96,7 +94,7 @@ def daily_bars(days: Sequence[Day], outcomes: Sequence[str], code: Callable[[str
             f'fill="{colour(outcome, outcomes)}"/><text x="{x + 17:.0f}" y="{height + 10}" '
             f'font-size="12" fill="#1f2933">{label}</text>'
         )
-        x += 30 + 7.2 * len(str(label))
+        x += 34 + 6.6 * len(str(label))
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704  # every text above is escaped; numbers are ours
 

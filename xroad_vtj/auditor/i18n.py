@@ -152,6 +152,10 @@ LABELS: dict[str, tuple[str, str]] = {
         "Open the address the command printed (it holds the access token).",
         "Avaa komennon tulostama osoite (siinä on pääsytunniste).",
     ),
+    "error.cross_site": (
+        "A form sent from another site was refused.",
+        "Toiselta sivustolta lähetetty lomake torjuttiin.",
+    ),
     "error.not_found": ("Not found.", "Ei löytynyt."),
     "error.store": ("The audit store could not answer", "Lokitietokanta ei vastannut"),
     "footer.times": ("Times: Europe/Helsinki (offset shown).", "Ajat: Suomen aika (UTC-ero näkyvissä)."),
