@@ -63,11 +63,13 @@ class Browser:
                 self.visited.append(message["params"]["request"]["url"])
         return list(self.visited)
 
-    def screenshot(self, name: str) -> Path:
-        """A full-page PNG under var/screenshots/auditor (kept as a test artefact, not committed)."""
+    def screenshot(self, name: str, *, media: str = "screen") -> Path:
+        """A full-page PNG under var/screenshots/auditor (kept as a test artefact, not committed); with
+        ``media="print"`` the page as the print stylesheet lays it out."""
         import base64
 
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        self.driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": media})
         size = self.driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
         self.driver.execute_cdp_cmd(
             "Emulation.setDeviceMetricsOverride",
@@ -75,6 +77,7 @@ class Browser:
         )
         shot = self.driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png"})
         self.driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+        self.driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
         path = SCREENSHOTS / f"{name}.png"
         path.write_bytes(base64.b64decode(shot["data"]))
         return path

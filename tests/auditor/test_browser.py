@@ -80,7 +80,7 @@ def view(tmp_path: Path) -> Iterator[tuple[RunningView, Path, list[str]]]:
 def _status(url: str, cookie: str | None = None) -> int:
     request = urllib.request.Request(url, headers={"Cookie": cookie} if cookie else {})
     try:
-        with urllib.request.urlopen(request) as response:  # noqa: S310  # our own loopback server
+        with urllib.request.urlopen(request) as response:  # our own loopback server
             return int(response.status)
     except urllib.error.HTTPError as e:
         return e.code
@@ -161,6 +161,7 @@ def test_an_auditor_finds_every_query_about_a_person_and_downloads_signed_eviden
         browser.note()
         assert len(d.find_elements(By.CSS_SELECTOR, "table.results tbody tr")) == SUBJECT_QUERIES
         browser.screenshot("04-report")
+        browser.screenshot("04-report-print", media="print")
         browser.print_pdf("04-report-print")
         d.find_element(By.ID, "csv-download").click()
         report_csv = browser.download("audit-report-", timeout=20)
