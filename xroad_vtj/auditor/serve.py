@@ -54,6 +54,15 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def exposure_warning(host: str, *, tls: bool) -> str | None:
+    if tls or is_loopback(host):
+        return None
+    return (
+        f"listening on {host} without TLS: the token and every page cross the network in clear "
+        "(give --tls-cert and --tls-key)"
+    )
+
+
 def _tls(args: argparse.Namespace) -> ssl.SSLContext | None:
     if (args.tls_cert is None) != (args.tls_key is None):
         raise ConfigError("--tls-cert and --tls-key go together")
@@ -83,12 +92,13 @@ async def serve(
     stop: asyncio.Event | None = None,
 ) -> int:
     tls = _tls(args)
-    if tls is None and not is_loopback(args.host):
-        print(
-            f"xroad-vtj audit ui: warning: listening on {args.host} without TLS: the token and every page "
-            "cross the network in clear (give --tls-cert and --tls-key)",
-            file=err,
-        )
+    warning = exposure_warning(args.host, tls=tls is not None)
+    if warning is not None:
+        print(f"xroad-vtj audit ui: warning: {warning}", file=err)
+    path = config.with_defaults().sqlite_path
+    if config.backend == "sqlite" and path is not None and not path.exists():
+        # opening would create an empty store and new keys: an auditor wants the service's log
+        raise ConfigError(f"no audit store at {path} (audit.sqlite_path)")
     store: AuditStore = open_store(config, instance=f"auditor-{socket.gethostname()}")
     await store.open(checkpoints=False)
     sessions = Sessions()
