@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from lxml import etree
 
 from tests.audit.test_checkpoint import xmlsec1_verifies
@@ -299,3 +301,48 @@ async def test_labels_in_finnish(aiohttp_client: Any, view_store: AuditStore, se
         await client.post("/report", data={"subject": SUBJECT, "from": "2000-01-01", "to": "2100-01-01"})
     ).text()
     assert "Lataa allekirjoitettu XML" in html
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    fields=st.dictionaries(
+        st.sampled_from(["subject", "end_user", "caller", "xroad_id", "from", "to"]),
+        st.text(max_size=300),
+        max_size=6,
+    )
+)
+async def test_hostile_form_input_never_breaks_a_page(signed_in: Client, fields: dict[str, str]) -> None:
+    for path in ("/search", "/report"):
+        response = await signed_in.post(path, data=fields)
+        assert response.status in (200, 503), await response.text()
+        assert response.status == 200
+
+
+async def test_a_long_hostile_form_is_answered_quickly(signed_in: Client) -> None:
+    import time
+
+    started = time.monotonic()
+    response = await signed_in.post("/search", data={"end_user": "x<" * 12_000, "from": "9" * 1000})
+    assert response.status == 200
+    assert time.monotonic() - started < 2.0
+    assert (await signed_in.post("/search", data={"end_user": "x" * 70_000})).status == 413
+
+
+async def test_stored_text_is_escaped_on_every_page(signed_in: Client, view_store: AuditStore) -> None:
+    import dataclasses
+
+    from tests.audit.helpers import intent, outcome
+
+    evil = '<script>alert("x")</script>'
+    audit_id = await view_store.append_intent(
+        dataclasses.replace(intent(77), caller=evil, end_user=evil, purpose=evil)
+    )
+    await view_store.append_outcome(audit_id, outcome("found"))
+    pages = [
+        await (await signed_in.get("/")).text(),
+        await (await signed_in.post("/search", data={"caller": evil})).text(),
+        await (await signed_in.get(f"/records/{audit_id}")).text(),
+    ]
+    for html in pages:
+        assert "<script" not in html
+    assert "&lt;script&gt;" in pages[2]
