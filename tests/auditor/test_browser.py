@@ -214,3 +214,41 @@ def _wait_for(directory: Path, suffix: str, count: int, timeout: float = 20.0) -
             return found
         time.sleep(0.1)
     raise AssertionError(f"expected {count} {suffix} downloads in {directory}")
+
+
+def test_in_finnish_a_fault_and_a_refusal_read_clearly(tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    chromium_paths()
+    config, _ = asyncio.run(populated_store(tmp_path))
+    running = RunningView(config, "--lang", "fi")
+    try:
+        with chromium(tmp_path) as browser:
+            d = browser.driver
+            browser.get(running.url)
+            assert d.find_element(By.TAG_NAME, "h1").text == "Yleiskuva"
+            assert d.find_element(By.TAG_NAME, "html").get_attribute("lang") == "fi"
+            browser.screenshot("10-fi-overview")
+
+            d.find_element(By.LINK_TEXT, "Haku").click()
+            d.find_element(By.NAME, "xroad_id").send_keys("msg-5")
+            d.find_element(By.ID, "search-submit").click()
+            d.find_element(By.CSS_SELECTOR, "table.results td:first-child a").click()
+            assert "Server.ServerProxy.ServiceFailed" in d.page_source
+            assert (
+                "4f9a2c1e-7b3d-4e8a-9c2f-1a2b3c4d5e6f" in d.page_source
+            )  # the security server's faultDetail
+            browser.screenshot("11-fi-fault-record")
+
+            d.find_element(By.LINK_TEXT, "Haku").click()
+            d.find_element(By.NAME, "end_user").send_keys("officer-1")
+            d.find_element(By.NAME, "caller").send_keys("caseapp")
+            d.find_element(By.ID, "search-submit").click()
+            browser.screenshot("12-fi-search")
+            refused = d.find_elements(By.XPATH, "//tr[.//span[contains(@class, 'pill-refused')]]//td[1]/a")
+            assert refused
+            refused[0].click()
+            assert "Torjuttu pyyntö" in d.page_source
+            browser.screenshot("13-fi-refusal-record")
+    finally:
+        running.stop()
