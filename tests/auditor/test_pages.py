@@ -346,3 +346,18 @@ async def test_stored_text_is_escaped_on_every_page(signed_in: Client, view_stor
     for html in pages:
         assert "<script" not in html
     assert "&lt;script&gt;" in pages[2]
+
+
+async def test_an_unexpected_failure_is_a_bare_500_with_the_headers_and_nothing_typed(
+    signed_in: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from xroad_vtj.auditor import reads
+
+    async def broken(*args: Any) -> None:
+        raise RuntimeError(f"bug while looking at {SUBJECT}")
+
+    monkeypatch.setattr(reads, "record", broken)
+    response = await signed_in.get("/records/00000000-0000-4000-8000-000000000000")
+    assert response.status == 500
+    assert response.headers["Cache-Control"] == "no-store"
+    assert SUBJECT not in await response.text()

@@ -76,57 +76,79 @@ def week_start(now: datetime) -> datetime:
     return datetime.combine(today - timedelta(days=today.weekday()), time(0), HELSINKI)
 
 
+class Counts:
+    """The overview's counters, fed one chunk of rows at a time (a day of a busy store need not sit in memory
+    beside the other 29)."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+        self.since = window_start(now)
+        self.monday = week_start(now)
+        first_day = self.since.date()
+        self.per_day: dict[date, Counter[str]] = {
+            first_day + timedelta(days=i): Counter() for i in range(DAYS)
+        }
+        self.outcome_totals: Counter[str] = Counter()
+        self.queries: Counter[str] = Counter()
+        self.refusals: Counter[str] = Counter()
+        self.reasons: Counter[str] = Counter()
+        self.quota: Counter[tuple[str, str]] = Counter()
+        self.subjects: dict[tuple[str, str], set[str]] = defaultdict(set)
+        self.week_queries: Counter[tuple[str, str]] = Counter()
+        self.truncated = False
+
+    def add(self, rows: Iterable[tuple[int, str, str, str | None]]) -> None:
+        for _seq, kind, body, outcome_body in rows:
+            rec: dict[str, Any] = json.loads(body)
+            requested = parse_iso(rec["requested_at"])
+            day = requested.astimezone(HELSINKI).date()
+            caller = rec.get("caller") or "-"
+            end_user = rec.get("end_user") or "-"
+            if kind == "refusal":
+                outcome = REFUSED
+                self.refusals[caller] += 1
+                reason = rec.get("reason") or "-"
+                self.reasons[reason] += 1
+                if reason == QUOTA_REASON:
+                    self.quota[(caller, end_user)] += 1
+            else:
+                outcome = (json.loads(outcome_body).get("outcome") or PENDING) if outcome_body else PENDING
+                self.queries[caller] += 1
+                if requested >= self.monday:
+                    self.week_queries[(caller, end_user)] += 1
+                    if rec.get("subject_index"):
+                        self.subjects[(caller, end_user)].add(rec["subject_index"])
+            if day in self.per_day:
+                self.per_day[day][outcome] += 1
+                self.outcome_totals[outcome] += 1
+
+    def result(self) -> Overview:
+        queries, refusals = self.queries, self.refusals
+        callers = sorted(set(queries) | set(refusals), key=lambda c: (-(queries[c] + refusals[c]), c))
+        top = sorted(
+            (EndUserRow(c, u, len(s), self.week_queries[(c, u)]) for (c, u), s in self.subjects.items()),
+            key=lambda r: (-r.subjects, -r.queries, r.caller, r.end_user),
+        )[:TOP]
+        return Overview(
+            since=self.since,
+            week_start=self.monday,
+            days=[Day(d, dict(c)) for d, c in sorted(self.per_day.items())],
+            outcomes=[o for o, _ in sorted(self.outcome_totals.items(), key=lambda kv: (-kv[1], kv[0]))],
+            by_caller=[CallerRow(c, queries[c], refusals[c]) for c in callers],
+            refusals_by_reason=sorted(self.reasons.items(), key=lambda kv: (-kv[1], kv[0])),
+            quota_hits=sorted(
+                ((c, u, n) for (c, u), n in self.quota.items()), key=lambda t: (-t[2], t[0], t[1])
+            ),
+            top_end_users=top,
+            truncated=self.truncated,
+            totals=dict(self.outcome_totals),
+        )
+
+
 def aggregate(
     rows: Iterable[tuple[int, str, str, str | None]], now: datetime, *, truncated: bool = False
 ) -> Overview:
-    since = window_start(now)
-    monday = week_start(now)
-    first_day = since.date()
-    per_day: dict[date, Counter[str]] = {first_day + timedelta(days=i): Counter() for i in range(DAYS)}
-    outcome_totals: Counter[str] = Counter()
-    queries: Counter[str] = Counter()
-    refusals: Counter[str] = Counter()
-    reasons: Counter[str] = Counter()
-    quota: Counter[tuple[str, str]] = Counter()
-    subjects: dict[tuple[str, str], set[str]] = defaultdict(set)
-    week_queries: Counter[tuple[str, str]] = Counter()
-    for _seq, kind, body, outcome_body in rows:
-        rec: dict[str, Any] = json.loads(body)
-        requested = parse_iso(rec["requested_at"])
-        day = requested.astimezone(HELSINKI).date()
-        caller = rec.get("caller") or "-"
-        end_user = rec.get("end_user") or "-"
-        if kind == "refusal":
-            outcome = REFUSED
-            refusals[caller] += 1
-            reason = rec.get("reason") or "-"
-            reasons[reason] += 1
-            if reason == QUOTA_REASON:
-                quota[(caller, end_user)] += 1
-        else:
-            outcome = (json.loads(outcome_body).get("outcome") or PENDING) if outcome_body else PENDING
-            queries[caller] += 1
-            if requested >= monday:
-                week_queries[(caller, end_user)] += 1
-                if rec.get("subject_index"):
-                    subjects[(caller, end_user)].add(rec["subject_index"])
-        if day in per_day:
-            per_day[day][outcome] += 1
-            outcome_totals[outcome] += 1
-    callers = sorted(set(queries) | set(refusals), key=lambda c: (-(queries[c] + refusals[c]), c))
-    top = sorted(
-        (EndUserRow(c, u, len(s), week_queries[(c, u)]) for (c, u), s in subjects.items()),
-        key=lambda r: (-r.subjects, -r.queries, r.caller, r.end_user),
-    )[:TOP]
-    return Overview(
-        since=since,
-        week_start=monday,
-        days=[Day(d, dict(c)) for d, c in sorted(per_day.items())],
-        outcomes=[o for o, _ in sorted(outcome_totals.items(), key=lambda kv: (-kv[1], kv[0]))],
-        by_caller=[CallerRow(c, queries[c], refusals[c]) for c in callers],
-        refusals_by_reason=sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])),
-        quota_hits=sorted(((c, u, n) for (c, u), n in quota.items()), key=lambda t: (-t[2], t[0], t[1])),
-        top_end_users=top,
-        truncated=truncated,
-        totals=dict(outcome_totals),
-    )
+    counts = Counts(now)
+    counts.add(rows)
+    counts.truncated = truncated
+    return counts.result()

@@ -43,7 +43,7 @@ log = structlog.get_logger("xroad_vtj.auditor")
 SEARCH_LIMIT = 500
 REPORT_LIMIT = 10_000
 OVERVIEW_CACHE_SECONDS = 60
-OVERVIEW_LIMIT = 2_000_000  # records in 30 days beyond which the overview counts only the first ones
+DAY_LIMIT = 200_000  # intents and refusals a day beyond which the overview counts only the first ones
 VERIFY_EVERY_SECONDS = 600
 FIELD_MAX = 200
 
@@ -119,6 +119,9 @@ async def security_headers(
     except web.HTTPException as e:  # aiohttp's own 404/405 answers carry the headers too
         e.headers.update(SECURITY_HEADERS)
         raise
+    except Exception as e:  # a bug: the type only (a message could hold what the auditor typed)
+        log.error("auditor_view_failed", error=type(e).__name__)
+        response = web.Response(status=500, text="internal error", content_type="text/plain")
     response.headers.update(SECURITY_HEADERS)
     return response
 
@@ -267,9 +270,7 @@ async def overview(request: web.Request) -> web.Response:
     now = utcnow()
     cached = state.overview
     if cached is None or time.monotonic() - cached[0] > OVERVIEW_CACHE_SECONDS:
-        since = aggregates.window_start(now)
-        rows = await state.store.raw_window(since=since, limit=OVERVIEW_LIMIT)
-        data = aggregates.aggregate(rows, now, truncated=len(rows) >= OVERVIEW_LIMIT)
+        data = await _overview_counts(state.store, now)
         state.overview = (time.monotonic(), data)
     else:
         data = cached[1]
@@ -294,6 +295,19 @@ async def overview(request: web.Request) -> web.Response:
         access=access,
         total=sum(data.totals.values()),
     )
+
+
+async def _overview_counts(store: AuditStore, now: datetime) -> aggregates.Overview:
+    """Day by day (Helsinki days), so that memory holds one day's bodies at a time."""
+    counts = aggregates.Counts(now)
+    day = counts.since
+    for _ in range(aggregates.DAYS):
+        following = day + timedelta(days=1)  # wall-clock arithmetic: the next local midnight, across DST
+        rows = await store.raw_window(since=day, until=following, limit=DAY_LIMIT)
+        counts.truncated |= len(rows) >= DAY_LIMIT
+        counts.add(rows)
+        day = following
+    return counts.result()
 
 
 async def verify_again(request: web.Request) -> web.StreamResponse:

@@ -17,8 +17,8 @@ from xroad_vtj.audit.store import AuditStore
 from xroad_vtj.audit.xmldsig import SignatureInvalid
 
 ACCESS_EVENT = "audit_access"
-TAIL_CHUNK = 5000
-TAIL_CHUNKS = 10  # look at most this far back for recent access events (50,000 records)
+TAIL_CHUNK = 2000
+TAIL_CHUNKS = 5  # look at most this far back for recent access events (10,000 records)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +94,7 @@ class AccessEvent:
 
 
 async def access_events(store: AuditStore, limit: int = 20) -> list[AccessEvent]:
-    """The newest ``audit_access`` events, newest first, among the last 50,000 records."""
+    """The newest ``audit_access`` events, newest first, among the last 10,000 records."""
     found: list[AccessEvent] = []
     before: int | None = None
     for _ in range(TAIL_CHUNKS):
