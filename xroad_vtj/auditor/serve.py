@@ -30,7 +30,9 @@ DEFAULT_PORT = 8090
 
 
 def add_ui_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--auditor", required=True, type=_auditor, help="your name: recorded with every view")
+    parser.add_argument(
+        "--auditor", required=True, type=_auditor, metavar="NAME", help="your name: recorded with every view"
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}; 0 picks one")
     parser.add_argument("--tls-cert", type=Path, metavar="PEM", help="serve HTTPS with this certificate")
