@@ -55,6 +55,19 @@ class Browser:
     def note(self) -> None:
         self.visited.append(self.driver.current_url)
 
+    def follow(self, element: Any) -> None:
+        """Click a link or a submit button and wait until the next page has replaced this one."""
+        from selenium.webdriver.support import expected_conditions
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        page = self.driver.find_element("tag name", "html")
+        element.click()
+        WebDriverWait(self.driver, 20).until(expected_conditions.staleness_of(page))
+        WebDriverWait(self.driver, 20).until(
+            lambda d: d.execute_script("return document.readyState") == "complete"
+        )
+        self.note()
+
     def requested_urls(self) -> list[str]:
         """Every URL the browser asked for so far (from Chrome's network log), plus the pages it showed."""
         for entry in self.driver.get_log("performance"):
@@ -135,6 +148,7 @@ def chromium(downloads: Path) -> Iterator[Browser]:
         },
     )
     driver = webdriver.Chrome(options=options, service=Service(executable_path=driver_path))
+    driver.implicitly_wait(5)
     try:
         driver.execute_cdp_cmd(
             "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)}

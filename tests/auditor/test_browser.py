@@ -127,11 +127,9 @@ def test_an_auditor_finds_every_query_about_a_person_and_downloads_signed_eviden
         browser.screenshot("01-overview")
 
         # search the person: POST; every query about them is listed
-        d.find_element(By.LINK_TEXT, "Search").click()
-        browser.note()
+        browser.follow(d.find_element(By.LINK_TEXT, "Search"))
         d.find_element(By.ID, "subject").send_keys(SUBJECT)
-        d.find_element(By.ID, "search-submit").click()
-        browser.note()
+        browser.follow(d.find_element(By.ID, "search-submit"))
         browser.screenshot("02-search")
         rows = d.find_elements(By.CSS_SELECTOR, "table.results tbody tr")
         assert len(rows) == SUBJECT_QUERIES
@@ -143,8 +141,7 @@ def test_an_auditor_finds_every_query_about_a_person_and_downloads_signed_eviden
         browser.screenshot("02-search")
 
         # open one query: intent and outcome side by side, its evidence downloads
-        d.find_element(By.CSS_SELECTOR, "table.results td:first-child a").click()
-        browser.note()
+        browser.follow(d.find_element(By.CSS_SELECTOR, "table.results td:first-child a"))
         assert SUBJECT in d.page_source
         assert "Position in the hash chain" in d.page_source
         browser.screenshot("03-record")
@@ -152,13 +149,11 @@ def test_an_auditor_finds_every_query_about_a_person_and_downloads_signed_eviden
         proof = browser.download("audit-proof-")
 
         # the report: POST, printable, with CSV and signed XML
-        d.find_element(By.LINK_TEXT, "Report").click()
-        browser.note()
+        browser.follow(d.find_element(By.LINK_TEXT, "Report"))
         d.find_element(By.ID, "subject").send_keys(SUBJECT)
         _set_date(browser, "from", "2000-01-01")
         _set_date(browser, "to", "2100-12-31")
-        d.find_element(By.ID, "report-submit").click()
-        browser.note()
+        browser.follow(d.find_element(By.ID, "report-submit"))
         assert len(d.find_elements(By.CSS_SELECTOR, "table.results tbody tr")) == SUBJECT_QUERIES
         browser.screenshot("04-report")
         browser.screenshot("04-report-print", media="print")
@@ -230,24 +225,24 @@ def test_in_finnish_a_fault_and_a_refusal_read_clearly(tmp_path: Path) -> None:
             assert d.find_element(By.TAG_NAME, "html").get_attribute("lang") == "fi"
             browser.screenshot("10-fi-overview")
 
-            d.find_element(By.LINK_TEXT, "Haku").click()
+            browser.follow(d.find_element(By.LINK_TEXT, "Haku"))
             d.find_element(By.NAME, "xroad_id").send_keys("msg-5")
-            d.find_element(By.ID, "search-submit").click()
-            d.find_element(By.CSS_SELECTOR, "table.results td:first-child a").click()
+            browser.follow(d.find_element(By.ID, "search-submit"))
+            browser.follow(d.find_element(By.CSS_SELECTOR, "table.results td:first-child a"))
             assert "Server.ServerProxy.ServiceFailed" in d.page_source
             assert (
                 "4f9a2c1e-7b3d-4e8a-9c2f-1a2b3c4d5e6f" in d.page_source
             )  # the security server's faultDetail
             browser.screenshot("11-fi-fault-record")
 
-            d.find_element(By.LINK_TEXT, "Haku").click()
+            browser.follow(d.find_element(By.LINK_TEXT, "Haku"))
             d.find_element(By.NAME, "end_user").send_keys("officer-1")
             d.find_element(By.NAME, "caller").send_keys("caseapp")
-            d.find_element(By.ID, "search-submit").click()
+            browser.follow(d.find_element(By.ID, "search-submit"))
             browser.screenshot("12-fi-search")
             refused = d.find_elements(By.XPATH, "//tr[.//span[contains(@class, 'pill-refused')]]//td[1]/a")
             assert refused
-            refused[0].click()
+            browser.follow(refused[0])
             assert "Torjuttu pyyntö" in d.page_source
             browser.screenshot("13-fi-refusal-record")
     finally:

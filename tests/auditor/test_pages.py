@@ -35,6 +35,7 @@ PAGES = [
     ("GET", "/report"),
     ("POST", "/report"),
     ("POST", "/verify"),
+    ("POST", "/sign-out"),
     ("GET", "/records/00000000-0000-4000-8000-000000000000"),
     ("GET", "/records/00000000-0000-4000-8000-000000000000/evidence.xml"),
     ("GET", "/report/abc/report.csv"),
@@ -361,3 +362,16 @@ async def test_an_unexpected_failure_is_a_bare_500_with_the_headers_and_nothing_
     assert response.status == 500
     assert response.headers["Cache-Control"] == "no-store"
     assert SUBJECT not in await response.text()
+
+
+async def test_signing_out_ends_the_session_and_its_report_ids(signed_in: Client) -> None:
+    html = await _report(signed_in)
+    link = re.search(r'href="(/report/[^"/]+/report\.csv)"', html)
+    assert link
+    cookie = signed_in.session.cookie_jar.filter_cookies(signed_in.make_url("/"))
+    response = await signed_in.post("/sign-out")
+    assert response.status == 200 and "Signed out" in await response.text()
+    assert (await signed_in.get("/")).status == 401
+    # the old cookie, sent again, no longer opens anything
+    stale = {name: morsel.value for name, morsel in cookie.items()}
+    assert (await signed_in.get(link.group(1), cookies=stale)).status == 401

@@ -320,6 +320,15 @@ async def verify_again(request: web.Request) -> web.StreamResponse:
     return web.Response(status=303, headers={"Location": "/"})
 
 
+async def sign_out(request: web.Request) -> web.Response:
+    """Ends the session (and with it every report id); the token URL starts a new one."""
+    state = request.app[STATE]
+    state.sessions.end(request.cookies.get(state.cookie_name))
+    response = _page(request, "error.html", message_key="signed_out")
+    response.del_cookie(state.cookie_name, path="/")
+    return response
+
+
 async def search_form(request: web.Request) -> web.Response:
     return _page(request, "search.html", form={}, results=None, error=None, limited=False)
 
@@ -533,6 +542,7 @@ def create_view_app(
     static = resources.files("xroad_vtj.auditor") / "static"
     app.router.add_get("/", overview)
     app.router.add_post("/verify", verify_again)
+    app.router.add_post("/sign-out", sign_out)
     app.router.add_get("/search", search_form)
     app.router.add_post("/search", search)
     app.router.add_get("/records/{audit_id}", record_page)

@@ -15,6 +15,11 @@ LABELS: dict[str, tuple[str, str]] = {
     "product_name": ("xroad-vtj audit view", "xroad-vtj lokinäkymä"),
     "read_only": ("Read-only", "Vain luku"),
     "auditor": ("Auditor", "Tarkastaja"),
+    "sign_out": ("Sign out", "Kirjaudu ulos"),
+    "signed_out": (
+        "Signed out. Open the address the command printed to come back.",
+        "Kirjauduit ulos. Palaa avaamalla komennon tulostama osoite.",
+    ),
     "nav.overview": ("Overview", "Yleiskuva"),
     "nav.search": ("Search", "Haku"),
     "nav.report": ("Report", "Raportti"),

@@ -90,6 +90,7 @@ class AccessEvent:
     auditor: str
     page: str
     subject_indexes: list[str]
+    filters: dict[str, str]
     results: int | None
 
 
@@ -111,6 +112,7 @@ async def access_events(store: AuditStore, limit: int = 20) -> list[AccessEvent]
                         auditor=str(fields.get("auditor", "")),
                         page=str(fields.get("page", "")),
                         subject_indexes=list(fields.get("subject_indexes") or []),
+                        filters={str(k): str(v) for k, v in (fields.get("filters") or {}).items()},
                         results=fields.get("results"),
                     )
                 )

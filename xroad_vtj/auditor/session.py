@@ -66,6 +66,10 @@ class Sessions:
             session.seen = now
         return session
 
+    def end(self, session_id: str | None) -> None:
+        if session_id:
+            self._sessions.pop(session_id, None)
+
     def _expire(self, now: float) -> None:
         for sid in [
             s
