@@ -375,3 +375,25 @@ async def test_signing_out_ends_the_session_and_its_report_ids(signed_in: Client
     # the old cookie, sent again, no longer opens anything
     stale = {name: morsel.value for name, morsel in cookie.items()}
     assert (await signed_in.get(link.group(1), cookies=stale)).status == 401
+
+
+async def test_a_slow_count_shows_counting_and_the_next_load_has_the_numbers(
+    signed_in: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from xroad_vtj.auditor import app as view_app
+
+    real = view_app._overview_counts
+
+    async def slow(*args: Any) -> Any:
+        await asyncio.sleep(0.5)
+        return await real(*args)
+
+    monkeypatch.setattr(view_app, "_overview_counts", slow)
+    monkeypatch.setattr(view_app, "OVERVIEW_WAIT_SECONDS", 0.05)
+    html = await (await signed_in.get("/")).text()
+    assert "Counting the last 30 days" in html and "Log integrity" in html
+    await asyncio.sleep(0.8)
+    html = await (await signed_in.get("/")).text()
+    assert '<svg class="chart"' in html

@@ -43,6 +43,7 @@ log = structlog.get_logger("xroad_vtj.auditor")
 SEARCH_LIMIT = 500
 REPORT_LIMIT = 10_000
 OVERVIEW_CACHE_SECONDS = 60
+OVERVIEW_WAIT_SECONDS = 5.0
 DAY_LIMIT = 200_000  # intents and refusals a day beyond which the overview counts only the first ones
 VERIFY_EVERY_SECONDS = 600
 FIELD_MAX = 200
@@ -83,6 +84,7 @@ class ViewState:
     secure_cookie: bool
     integrity: Integrity = field(default_factory=Integrity)
     overview: tuple[float, aggregates.Overview] | None = None
+    counting: asyncio.Task[None] | None = None
     events_appended: int = 0
     verify_task: asyncio.Task[None] | None = None
 
@@ -268,33 +270,52 @@ async def _verify_loop(state: ViewState) -> None:
 async def overview(request: web.Request) -> web.Response:
     state = request.app[STATE]
     now = utcnow()
-    cached = state.overview
-    if cached is None or time.monotonic() - cached[0] > OVERVIEW_CACHE_SECONDS:
-        data = await _overview_counts(state.store, now)
-        state.overview = (time.monotonic(), data)
-    else:
-        data = cached[1]
+    data = await _current_counts(state)
     checkpoint = await reads.newest_checkpoint(state.store)
     access = await reads.access_events(state.store)
     _, code = translator(state.lang)
-    peak_caller = max((r.queries + r.refusals for r in data.by_caller), default=0)
     return _page(
         request,
         "overview.html",
         data=data,
-        chart=charts.daily_bars(data.days, data.outcomes, code),
-        colour=lambda o: charts.colour(o, data.outcomes),
+        chart=charts.daily_bars(data.days, data.outcomes, code) if data else None,
         bar=charts.share_bar,
-        peak_caller=peak_caller,
-        peak_reason=max((n for _, n in data.refusals_by_reason), default=0),
+        peak_caller=max((r.queries + r.refusals for r in data.by_caller), default=0) if data else 0,
+        peak_reason=max((n for _, n in data.refusals_by_reason), default=0) if data else 0,
         integrity=state.integrity,
         checkpoint=checkpoint,
         checkpoint_age=(
             present.human_age(present.age(checkpoint.created_at, now), state.lang) if checkpoint else None
         ),
         access=access,
-        total=sum(data.totals.values()),
+        total=sum(data.totals.values()) if data else 0,
     )
+
+
+async def _current_counts(state: ViewState) -> aggregates.Overview | None:
+    """The overview's counts: fresh from the cache, else recounted in the background.
+
+    A page waits for a recount only when there is nothing to show yet, and then at most
+    ``OVERVIEW_WAIT_SECONDS``: on a busy store the page says "counting" and the next load has the numbers."""
+    cached = state.overview
+    if cached is not None and time.monotonic() - cached[0] <= OVERVIEW_CACHE_SECONDS:
+        return cached[1]
+    task = state.counting
+    if task is None or task.done():
+        if task is not None and not task.cancelled() and task.exception() is not None:
+            state.counting = None
+        task = state.counting = asyncio.create_task(_recount(state), name="auditor-overview")
+    if cached is not None:
+        return cached[1]  # a little stale; the recount replaces it
+    await asyncio.wait({task}, timeout=OVERVIEW_WAIT_SECONDS)
+    if task.done():
+        task.result()  # a failed recount shows as the store's error
+    return state.overview[1] if state.overview is not None else None
+
+
+async def _recount(state: ViewState) -> None:
+    data = await _overview_counts(state.store, utcnow())
+    state.overview = (time.monotonic(), data)
 
 
 async def _overview_counts(store: AuditStore, now: datetime) -> aggregates.Overview:
@@ -557,7 +578,7 @@ def create_view_app(
         if verify_in_background:
             state.verify_task = asyncio.create_task(_verify_loop(state), name="auditor-verify")
         yield
-        tasks = [t for t in [state.verify_task, *app[BACKGROUND]] if t is not None]
+        tasks = [t for t in [state.verify_task, state.counting, *app[BACKGROUND]] if t is not None]
         for task in tasks:
             task.cancel()
         for task in tasks:

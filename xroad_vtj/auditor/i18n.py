@@ -40,6 +40,10 @@ LABELS: dict[str, tuple[str, str]] = {
         "Records after the last checkpoint are not yet covered by a signature.",
         "Viimeisimmän tarkistuspisteen jälkeisiä tietueita ei ole vielä allekirjoitettu.",
     ),
+    "counting": (
+        "Counting the last 30 days… reload the page in a moment.",
+        "Lasketaan viimeisiä 30 päivää… lataa sivu hetken kuluttua uudelleen.",
+    ),
     "chart.title": ("Queries per day, last 30 days", "Kyselyt päivittäin, viimeiset 30 päivää"),
     "chart.caption": ("by outcome; refusals included", "lopputuloksen mukaan; torjutut mukana"),
     "chart.empty": ("No queries in the last 30 days.", "Ei kyselyitä viimeisten 30 päivän aikana."),
