@@ -1,4 +1,4 @@
-"""``xroad-vtj audit …``: search, verify, checkpoint, export, prove, migrate, retention.
+"""``xroad-vtj audit …``: search, verify, checkpoint, export, prove, migrate, retention, ui.
 
 Every subcommand takes ``--config FILE`` and sets ``args.func``: a callable ``(args) -> exit code``. Errors
 are one line on stderr and a non-zero exit (2 for usage or configuration errors, 1 for a failed
@@ -169,6 +169,12 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
     return _run(args, work)
 
 
+def _cmd_ui(args: argparse.Namespace) -> int:
+    from xroad_vtj.auditor.serve import run_view
+
+    return run_view(args, _load_audit_config)
+
+
 def _cmd_retention(args: argparse.Namespace) -> int:
     async def work(store: AuditStore) -> int:
         result = await store.apply_retention(admin_dsn=_admin_dsn(args, store.config))
@@ -222,6 +228,9 @@ def add_audit_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
     retention.add_argument(
         "--admin-dsn", help=f"schema owner's DSN (default: ${ADMIN_DSN_ENV}, then audit.dsn)"
     )
+    from xroad_vtj.auditor.serve import add_ui_arguments
+
+    add_ui_arguments(command("ui", "the auditor's read-only web view (prints its URL)", _cmd_ui))
 
 
 def main(argv: list[str] | None = None) -> int:

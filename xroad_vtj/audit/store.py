@@ -275,6 +275,28 @@ class AuditStore(abc.ABC):
         keyring = self.keyring
         return [codec.search_result(seq, body, outcomes.get(aid), keyring) for seq, aid, _, body in rows]
 
+    async def raw_window(
+        self, *, since: datetime, until: datetime | None = None, limit: int = 1_000_000
+    ) -> list[tuple[int, str, str, str | None]]:
+        """Intents and refusals requested in ``[since, until)`` as stored ``(seq, kind, body, newest outcome
+        body or None)``, by seq, nothing decrypted: for aggregates that must not see subjects."""
+        rows = await self._search_rows(
+            xroad_id=None,
+            end_user=None,
+            subject_indexes=None,
+            since=iso(since),
+            until=codec.time_bound(until),
+            limit=max(0, limit),
+        )
+        outcomes = await self._outcomes_for([aid for _, aid, kind, _ in rows if kind == "intent"])
+        return [(seq, kind, body, outcomes.get(aid)) for seq, aid, kind, body in rows]
+
+    async def raw_tail(self, count: int, *, before: int | None = None) -> list[Row]:
+        """The newest ``count`` stored records ``(seq, period, body, hash)`` before seq ``before`` (default:
+        the head included), by seq, nothing decrypted."""
+        last = (await self._head())[0] if before is None else before - 1
+        return await self._rows_between(max(1, last - count + 1), last) if last > 0 else []
+
     @abc.abstractmethod
     async def ping(self) -> None:
         """A cheap round trip through the write path; raises :class:`AuditUnavailable`.
