@@ -45,6 +45,7 @@ def _simulate(args: argparse.Namespace) -> int:
             tls_cert=args.tls_cert,
             tls_key=args.tls_key,
             client_ca=args.client_ca,
+            route=args.route,
         )
     )
     return 0
@@ -86,6 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM)")
     sim.add_argument("--tls-key", help="key of --tls-cert (PEM)")
     sim.add_argument("--client-ca", help="accept client certificates issued by this CA (PEM)")
+    sim.add_argument(
+        "--route",
+        choices=("xroad", "direct"),
+        default="xroad",
+        help="xroad: a security server; direct: DVV's direct HTTPS service (needs --tls-cert/--tls-key)",
+    )
     sim.set_defaults(func=_simulate)
 
     demo = commands.add_parser("demo", help="simulator + service with built-in defaults, one command")

@@ -7,6 +7,7 @@ import signal
 
 from aiohttp import web
 
+from xroad_vtj.errors import ConfigError
 from xroad_vtj.simulator.app import Knobs, create_simulator_app, simulator_ssl_context
 
 
@@ -38,13 +39,21 @@ async def run_simulator(
     tls_cert: str | None = None,
     tls_key: str | None = None,
     client_ca: str | None = None,
+    route: str = "xroad",
 ) -> None:
-    app = create_simulator_app(knobs=Knobs(latency_seconds=latency, fault_style=fault_style))
-    context = simulator_ssl_context(tls_cert, tls_key, client_ca) if tls_cert and tls_key else None
+    if route == "direct" and not (tls_cert and tls_key):
+        # DVV's direct service is HTTPS only, and so is the client's configuration for it.
+        raise ConfigError("the direct route needs --tls-cert and --tls-key")
+    app = create_simulator_app(knobs=Knobs(latency_seconds=latency, fault_style=fault_style), route=route)
+    context = (
+        simulator_ssl_context(tls_cert, tls_key, client_ca, require_client_cert=route == "direct")
+        if tls_cert and tls_key
+        else None
+    )
     simulator = RunningSimulator(app)
     await simulator.start(host, port, context)
     scheme = "https" if context else "http"
-    print(f"simulator listening on {scheme}://{host}:{simulator.port}/", flush=True)
+    print(f"simulator ({route} route) listening on {scheme}://{host}:{simulator.port}/", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
