@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import pytest
@@ -46,7 +47,7 @@ def test_a_permanent_building_identifier_is_1_eight_digits_and_a_check_character
 
 
 @pytest.mark.parametrize(
-    "building", ["200012345A", "100012345", "100012345AA", "100012345a", "1000-2345A", "１00012345A"]
+    "building", ["200012345A", "100012345", "100012345AA", "100012345a", "1000-2345A", "\uff1100012345A"]
 )
 def test_other_building_identifiers_are_invalid_building_id(building: str) -> None:
     with pytest.raises(InvalidBuildingId) as caught:
@@ -161,20 +162,16 @@ def test_any_text_is_either_accepted_unchanged_or_invalid_criteria(text: str) ->
 )
 def test_xml_like_fragments_never_escape_the_error_family(fragment: str) -> None:
     for candidate in (fragment, f"<a>{fragment}</a>", f"<?xml version='1.0'?>{fragment}"):
-        try:
+        with contextlib.suppress(InvalidCriteria):
             check_criteria_xml(candidate)
-        except InvalidCriteria:
-            pass
 
 
 def _seconds(text: str) -> float:
     best = float("inf")
     for _ in range(3):
         started = time.perf_counter()
-        try:
+        with contextlib.suppress(InvalidCriteria):
             check_criteria_xml(text)
-        except InvalidCriteria:
-            pass
         best = min(best, time.perf_counter() - started)
     return best
 
