@@ -361,6 +361,9 @@ def _vtj(raw: Any, base: Path, warnings: list[str], env_keys: set[str]) -> VtjCo
             services[operation] = ServiceId.parse(text)
         except InvalidIdentifier as exc:
             raise ConfigError(f"vtj.services.{operation}: {exc.detail}") from None
+        if services[operation].service_code != operation:
+            # X-Road refuses a body wrapper that is not the service code, and VTJ's wrappers are its operations.
+            raise ConfigError(f"vtj.services.{operation}: the service code must be {operation}")
     return VtjConfig(
         service=_identifier(r, "service", ServiceId.parse),
         username=r.required("username", str),
