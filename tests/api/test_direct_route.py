@@ -13,6 +13,7 @@ import pytest
 import trustme
 
 from tests.conftest import TOKEN, Running, ServiceFactory, Sim, base_config, sha
+from tests.policy.helpers import assert_schema
 from xroad_vtj.config import parse_config
 from xroad_vtj.errors import ConfigError
 from xroad_vtj.simulator.app import STATE, create_simulator_app, simulator_ssl_context
@@ -90,7 +91,13 @@ async def post(running: Running, path: str, body: dict[str, Any], token: str = T
     async with running.session.post(
         f"{running.base}{path}", json=payload, headers={"Authorization": f"Bearer {token}"}
     ) as response:
-        return response.status, await response.json(content_type=None)
+        answer = await response.json(content_type=None)
+    # Every answer and every problem is what the published OpenAPI document promises.
+    if response.status != 200:
+        assert_schema("Problem", answer)
+    else:
+        assert_schema("QueryAnswer" if path == "/v1/person-queries" else "DataAnswer", answer)
+    return response.status, answer
 
 
 def spy_on_posts(running: Running) -> list[tuple[bytes, dict[str, Any]]]:

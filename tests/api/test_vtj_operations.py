@@ -7,9 +7,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 from tests.conftest import AUDITOR_TOKEN, TOKEN, Running, ServiceFactory, Sim, base_config, sha
+from tests.policy.helpers import assert_schema
 from xroad_vtj.logging import configure_logging
 
 SEARCH_TOKEN = "test-token-searcher"
@@ -58,7 +60,13 @@ async def post(running: Running, path: str, body: dict[str, Any], token: str = T
     payload = {"end_user": "tester@example.fi", "purpose": "CASE-2026-1", **body}
     headers = {"Authorization": f"Bearer {token}"}
     async with running.session.post(f"{running.base}{path}", json=payload, headers=headers) as response:
-        return response.status, await response.json(content_type=None)
+        answer = await response.json(content_type=None)
+    # Every answer and every problem is what the published OpenAPI document promises.
+    if response.status != 200:
+        assert_schema("Problem", answer)
+    else:
+        assert_schema("QueryAnswer" if path == "/v1/person-queries" else "DataAnswer", answer)
+    return response.status, answer
 
 
 def spy_on_posts(running: Running) -> list[bytes]:
@@ -537,3 +545,37 @@ async def test_a_schema_vtj_refuses_is_upstream_rejected_and_not_cached(
         status, _, body = await get(running, "/v1/products/EI%20TUOTE/schema")
         assert (status, json.loads(body)["code"]) == (502, "upstream_rejected")
     assert len(simulator.received) == 2
+
+
+async def test_an_unexpected_failure_after_sending_still_records_an_outcome(
+    vtj: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from xroad_vtj import query
+
+    def broken(*_: Any) -> Any:
+        raise RuntimeError("a reader bug")
+
+    monkeypatch.setitem(query.READERS, "RakennuksenTunnusKysely", broken)
+    status, problem = await post(vtj, "/v1/building-queries", {"building_id": "100012345A"})
+    assert (status, problem["code"]) == (500, "internal_error")
+    (row,) = await audit_rows(vtj, subject="100012345A")
+    assert (row["outcome"], row["http_status"]) == ("internal_error", 500)
+    assert problem["xroad_message_id"] == row["xroad_message_id"]
+
+
+def test_the_published_request_schemas_match_the_validation() -> None:
+    common = {"end_user": "tester@example.fi", "purpose": "CASE-2026-1"}
+    assert_schema("PersonQuery", {"satu": "99999952L", **common})
+    assert_schema("PersonQuery", {"hetu": "010280-952L", **common})
+    assert_schema("BuildingQuery", {"building_id": "100012345A", "apartment_id": "A 2", **common})
+    assert_schema("PropertyQuery", {"property_id": "91-403-1-5", **common})
+    assert_schema("IdentificationSearch", {"object": "person", "criteria_xml": CRITERIA, **common})
+    for name, body in (
+        ("PersonQuery", {"hetu": "010280-952L", "satu": "99999952L", **common}),
+        ("PersonQuery", common),
+        ("BuildingQuery", {"building_id": "200012345A", **common}),
+        ("PropertyQuery", {"property_id": "91-403-1", **common}),
+        ("IdentificationSearch", {"object": "vehicle", "criteria_xml": CRITERIA, **common}),
+    ):
+        with pytest.raises(jsonschema.ValidationError):
+            assert_schema(name, body)
