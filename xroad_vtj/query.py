@@ -136,8 +136,8 @@ class VtjQuery:
         fields = [("Rakennustunnus", building_id)]
         if apartment_id is not None:
             fields.append(("Huoneistotunnus", apartment_id))
-        subject = building_id if apartment_id is None else f"{building_id} {apartment_id}"
-        return cls(BUILDING_QUERY, subject, "building", tuple(fields), product, end_user, purpose)
+        # The building is the subject, with or without an apartment: "who asked about building X" finds both.
+        return cls(BUILDING_QUERY, building_id, "building", tuple(fields), product, end_user, purpose)
 
     @classmethod
     def property(cls, *, property_id: str, product: str, end_user: str, purpose: str) -> VtjQuery:
@@ -321,9 +321,6 @@ class QueryService:
             await self.store.append_refusal(refusal)
         except AuditUnavailable:
             log.warning("refusal_not_audited", reason=error.code)
-
-    async def person_query(self, caller: CallerConfig, query: VtjQuery) -> dict[str, Any]:
-        return await self.run(caller, query)
 
     async def run(self, caller: CallerConfig, query: VtjQuery) -> dict[str, Any]:
         """Authorize, audit the intent, send, verify, read, audit the outcome and answer, for any operation."""

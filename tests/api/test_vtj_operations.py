@@ -204,7 +204,7 @@ async def test_a_building_is_answered_with_its_data_and_audited_by_its_identifie
     building = body["data"]["VTJRakennusVastaussanoma"]["Rakennus"]
     assert building["Rakennustunnus"] == "100012345A"
     assert building["Huoneisto"] == {"Huoneistotunnus": "A 2"}
-    rows = await audit_rows(vtj, subject="100012345A A 2")
+    rows = await audit_rows(vtj, subject="100012345A")  # with or without an apartment
     (row,) = rows
     assert (row["operation"], row["subject_kind"], row["route"]) == (
         "RakennuksenTunnusKysely",
@@ -219,15 +219,16 @@ async def test_a_building_is_answered_with_its_data_and_audited_by_its_identifie
 async def test_who_asked_about_building_x_is_answered_by_the_audit(vtj: Running) -> None:
     await post(vtj, "/v1/building-queries", {"building_id": "100012345A"}, token=TOKEN)
     await post(vtj, "/v1/building-queries", {"building_id": "100098765K"}, token=TOKEN)
+    await post(vtj, "/v1/building-queries", {"building_id": "100012345A", "apartment_id": "A 1"}, token=TOKEN)
     async with vtj.session.post(
         f"{vtj.base}/v1/audit/search",
         json={"subject": "100012345A"},
         headers={"Authorization": f"Bearer {AUDITOR_TOKEN}"},
     ) as response:
         found = await response.json()
-    assert [(r["caller"], r["end_user"], r["subject"]) for r in found["records"]] == [
-        ("caseapp", "tester@example.fi", "100012345A")
-    ]
+    assert [(r["caller"], r["end_user"], r["subject"], r["operation"]) for r in found["records"]] == [
+        ("caseapp", "tester@example.fi", "100012345A", "RakennuksenTunnusKysely")
+    ] * 2
 
 
 async def test_a_building_not_found_has_no_data(vtj: Running) -> None:
