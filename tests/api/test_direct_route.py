@@ -319,3 +319,23 @@ async def test_check_fails_on_the_direct_route_with_a_certificate_dvv_does_not_k
     code, report = await run_check_on(tmp_path, raw)
     assert code == 1
     assert "FAIL" in report and "what to do" in report
+
+
+@pytest.mark.parametrize(
+    ("mode", "code"),
+    [
+        ("billion_laughs", "invalid_upstream_response"),
+        ("external_entity", "invalid_upstream_response"),
+        ("malformed_xml", "invalid_upstream_response"),
+        ("non_soap_502", "invalid_upstream_response"),
+        ("other_person", "inconsistent_response"),
+    ],
+)
+async def test_hostile_or_broken_direct_answers_are_refused_and_recorded(
+    direct: Running, direct_simulator: Sim, mode: str, code: str
+) -> None:
+    direct_simulator.knobs(mode=mode, count=1)
+    status, problem = await post(direct, "/v1/person-queries", {"hetu": "010280-952L"})
+    assert (status, problem["code"]) == (502, code)
+    (row,) = await direct.service.store.search(subject="010280-952L")
+    assert (row["route"], row["outcome"]) == ("direct", code)

@@ -120,3 +120,13 @@ async def test_the_direct_simulator_checks_soap_action_against_the_operation(dir
     )
     assert status == 200 and b"TeeHenkilonTunnusKyselyResult" in body and b"Testinen" in body
     assert direct_sim.state.received_operations == ["TeeHenkilonTunnusKysely"]
+
+
+def test_simulate_on_the_direct_route_without_tls_is_one_line_on_stderr(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from xroad_vtj.cli import main
+
+    assert main(["simulate", "--route", "direct", "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--tls-cert" in err
