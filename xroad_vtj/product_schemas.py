@@ -15,7 +15,7 @@ from xroad_vtj.config import CallerConfig, Config
 from xroad_vtj.errors import InvalidUpstreamResponse, ProductNotAllowed, XRoadVtjError
 from xroad_vtj.logging import get_logger
 from xroad_vtj.query import permitted_product
-from xroad_vtj.transport import Transport, deadline_post
+from xroad_vtj.transport import Upstream, deadline_post
 from xroad_vtj.vtj.operations import SCHEMA_QUERY, build_schema_body, parse_schema_response
 from xroad_vtj.vtj.soso import build_soso_schema_request, parse_soso_response, soap_action
 from xroad_vtj.xroad import Headers, build_request, new_message_id, parse_message, verify_response
@@ -26,7 +26,7 @@ CACHE_ENTRIES = 256  # bounded: keys come from callers (within their permits)
 
 
 class ProductSchemas:
-    def __init__(self, config: Config, transport: Transport) -> None:
+    def __init__(self, config: Config, transport: Upstream) -> None:
         self.config = config
         self.transport = transport
         self._cache: dict[tuple[str, int], tuple[float, bytes]] = {}

@@ -44,7 +44,7 @@ from xroad_vtj.errors import (
 from xroad_vtj.logging import get_logger
 from xroad_vtj.metrics import Metrics
 from xroad_vtj.policy import Policy
-from xroad_vtj.transport import Reply, Transport, deadline_post
+from xroad_vtj.transport import Reply, Upstream, deadline_post
 from xroad_vtj.vtj import Outcome as VtjOutcome
 from xroad_vtj.vtj import parse_henkilon_tunnus_kysely_response
 from xroad_vtj.vtj.operations import (
@@ -268,7 +268,7 @@ class Prepared:
 
 class QueryService:
     def __init__(
-        self, config: Config, store: AuditStore, transport: Transport, metrics: Metrics, policy: Policy
+        self, config: Config, store: AuditStore, transport: Upstream, metrics: Metrics, policy: Policy
     ) -> None:
         self.config = config
         self.store = store

@@ -18,6 +18,7 @@ import ssl
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 import aiohttp
 from cryptography import x509
@@ -35,6 +36,15 @@ class Reply:
     status: int
     content_type: str | None
     body: bytes
+
+
+class Upstream(Protocol):
+    """What the pipeline needs of a transport: POST bytes, get the answer (``Transport``, or an in-process double
+    such as :class:`xroad_vtj.simulator.inprocess.InProcessTransport`)."""
+
+    async def post(
+        self, body: bytes, *, max_bytes: int | None = None, soap_action: str | None = None
+    ) -> Reply: ...
 
 
 def client_ssl_context(ca_file: Path | None, cert_file: Path | None, key_file: Path | None) -> ssl.SSLContext:
@@ -146,7 +156,7 @@ class Transport:
 
 
 async def deadline_post(
-    transport: Transport, body: bytes, seconds: float, *, soap_action: str | None = None
+    transport: Upstream, body: bytes, seconds: float, *, soap_action: str | None = None
 ) -> Reply:
     """``post`` under one overall deadline; the deadline becomes :class:`UpstreamTimeout`."""
     try:

@@ -382,6 +382,59 @@ def _direct_fault(code: str, text: str) -> web.Response:
     return _xml_response(build_fault(code, text), 500)
 
 
+class DirectFault(Exception):
+    """A request the direct service refuses with a SOAP fault (HTTP 500)."""
+
+
+def read_direct_request(
+    data: bytes, content_type: str | None, action: str | None
+) -> tuple[str, str, dict[str, str]]:
+    """What DVV's direct service checks: SOAP 1.1, a known operation element, SOAPAction naming it.
+
+    Returns (operation, element, fields); raises :class:`DirectFault` with the fault text."""
+    if not (content_type or "").lower().startswith("text/xml"):
+        raise DirectFault("Invalid content type")
+    try:
+        root = etree.fromstring(data, _SOAP_PARSER)
+    except (etree.XMLSyntaxError, ValueError):
+        raise DirectFault("Malformed SOAP message") from None
+    body = root.find(f"{{{SOAP_ENV}}}Body") if root.tag == f"{{{SOAP_ENV}}}Envelope" else None
+    operation_element = body[0] if body is not None and len(body) == 1 else None
+    if operation_element is None or etree.QName(operation_element).namespace != TEMPURI:
+        raise DirectFault("Malformed SOAP message")
+    element = etree.QName(operation_element).localname
+    operation = OPERATION_OF_ELEMENT.get(element)
+    if operation is None:
+        raise DirectFault("Unknown operation")
+    if action != f'"{TEMPURI}{element}"':
+        raise DirectFault("SOAPAction does not match the operation")
+    fields = {
+        etree.QName(c).localname: (c.text or "").strip() for c in operation_element if isinstance(c.tag, str)
+    }
+    return operation, element, fields
+
+
+def direct_answer(
+    state: SimulatorState, operation: str, element: str, fields: dict[str, str], mode: str
+) -> bytes:
+    """The direct service's answer bytes: ``<element>Response/<element>Result`` holding VTJ's document."""
+    try:
+        wrapper = operation_answer(state, operation, fields, mode)
+    except SimFault:
+        raise DirectFault("Unknown operation") from None
+    envelope = etree.Element(f"{{{SOAP_ENV}}}Envelope", nsmap={"soap": SOAP_ENV})
+    soap_body = etree.SubElement(envelope, f"{{{SOAP_ENV}}}Body")
+    answer = etree.SubElement(soap_body, f"{{{TEMPURI}}}{element}Response", nsmap={None: TEMPURI})  # type: ignore[dict-item]
+    result = etree.SubElement(answer, f"{{{TEMPURI}}}{element}Result")
+    response = next((c for c in wrapper if etree.QName(c).localname == "response"), None)
+    for document in list(response) if response is not None else []:
+        result.append(document)
+    out = etree.tostring(envelope, encoding="UTF-8", xml_declaration=True)
+    if mode in ("billion_laughs", "external_entity", "deep_nesting"):
+        out = _hostile(out, mode, state.knobs)
+    return out
+
+
 async def handle_direct(request: web.Request) -> web.StreamResponse:
     """DVV's direct service (SoSo flavour): SOAP 1.1, no X-Road header, flat operation elements."""
     state = request.app[STATE]
@@ -394,23 +447,12 @@ async def handle_direct(request: web.Request) -> web.StreamResponse:
             _check_client_certificate(request, state)
         except SimFault:
             return _direct_fault("soap:Client", "Client certificate not accepted")
-    content_type = (request.headers.get("Content-Type") or "").lower()
-    if not content_type.startswith("text/xml"):
-        return _direct_fault("soap:Client", "Invalid content type")
     try:
-        root = etree.fromstring(data, _SOAP_PARSER)
-    except (etree.XMLSyntaxError, ValueError):
-        return _direct_fault("soap:Client", "Malformed SOAP message")
-    body = root.find(f"{{{SOAP_ENV}}}Body") if root.tag == f"{{{SOAP_ENV}}}Envelope" else None
-    operation_element = body[0] if body is not None and len(body) == 1 else None
-    if operation_element is None or etree.QName(operation_element).namespace != TEMPURI:
-        return _direct_fault("soap:Client", "Malformed SOAP message")
-    element = etree.QName(operation_element).localname
-    operation = OPERATION_OF_ELEMENT.get(element)
-    if operation is None:
-        return _direct_fault("soap:Client", "Unknown operation")
-    if request.headers.get("SOAPAction") != f'"{TEMPURI}{element}"':
-        return _direct_fault("soap:Client", "SOAPAction does not match the operation")
+        operation, element, fields = read_direct_request(
+            data, request.headers.get("Content-Type"), request.headers.get("SOAPAction")
+        )
+    except DirectFault as fault:
+        return _direct_fault("soap:Client", str(fault))
     state.received_operations.append(element)
     mode = _current_mode(state.knobs)
     if state.knobs.latency_seconds:
@@ -418,24 +460,39 @@ async def handle_direct(request: web.Request) -> web.StreamResponse:
     shaped = await _transport_mode(request, state, mode)
     if shaped is not None:
         return shaped
-    fields = {
-        etree.QName(c).localname: (c.text or "").strip() for c in operation_element if isinstance(c.tag, str)
-    }
     try:
-        wrapper = operation_answer(state, operation, fields, mode)
-    except SimFault:
-        return _direct_fault("soap:Client", "Unknown operation")
-    envelope = etree.Element(f"{{{SOAP_ENV}}}Envelope", nsmap={"soap": SOAP_ENV})
-    soap_body = etree.SubElement(envelope, f"{{{SOAP_ENV}}}Body")
-    answer = etree.SubElement(soap_body, f"{{{TEMPURI}}}{element}Response", nsmap={None: TEMPURI})  # type: ignore[dict-item]
-    result = etree.SubElement(answer, f"{{{TEMPURI}}}{element}Result")
-    response = next((c for c in wrapper if etree.QName(c).localname == "response"), None)
-    for document in list(response) if response is not None else []:
-        result.append(document)
-    out = etree.tostring(envelope, encoding="UTF-8", xml_declaration=True)
+        return _xml_response(direct_answer(state, operation, element, fields, mode))
+    except DirectFault as fault:
+        return _direct_fault("soap:Client", str(fault))
+
+
+def xroad_answer(
+    state: SimulatorState, headers: Headers, body: etree._Element, data: bytes, mode: str
+) -> bytes:
+    """The provider's answer, as the security server delivers it, to a request that passed the checks."""
+    the_hash = request_hash(data)
+    meta = _metaservice_answer(state, headers, the_hash)
+    if meta is not None:
+        return meta
+    if headers.service not in state.services:
+        return fault_bytes(state, "unknown_service")
+    answer_headers = headers
+    if mode == "wrong_message_id":
+        answer_headers = replace(headers, id=headers.id + "-other")
+    if mode == "wrong_request_hash":
+        the_hash = request_hash(data + b" ")
+    try:
+        answer_body = vtj_answer(state, body, mode)
+    except SimFault as fault:
+        return fault_bytes(state, fault.name, fault.detail)
+    answer = build_response(
+        answer_headers,
+        answer_body,
+        request_hash=None if mode == "missing_request_hash" else the_hash,
+    )
     if mode in ("billion_laughs", "external_entity", "deep_nesting"):
-        out = _hostile(out, mode, state.knobs)
-    return _xml_response(out)
+        answer = _hostile(answer, mode, state.knobs)
+    return answer
 
 
 async def handle(request: web.Request) -> web.StreamResponse:
@@ -454,32 +511,10 @@ async def handle(request: web.Request) -> web.StreamResponse:
     mode = _current_mode(knobs)
     if knobs.latency_seconds:
         await asyncio.sleep(knobs.latency_seconds)
-    the_hash = request_hash(data)
     shaped = await _transport_mode(request, state, mode)
     if shaped is not None:
         return shaped
-    meta = _metaservice_answer(state, headers, the_hash)
-    if meta is not None:
-        return _xml_response(meta)
-    if headers.service not in state.services:
-        return _xml_response(fault_bytes(state, "unknown_service"))
-    answer_headers = headers
-    if mode == "wrong_message_id":
-        answer_headers = replace(headers, id=headers.id + "-other")
-    if mode == "wrong_request_hash":
-        the_hash = request_hash(data + b" ")
-    try:
-        answer_body = vtj_answer(state, body, mode)
-    except SimFault as fault:
-        return _xml_response(fault_bytes(state, fault.name, fault.detail))
-    answer = build_response(
-        answer_headers,
-        answer_body,
-        request_hash=None if mode == "missing_request_hash" else the_hash,
-    )
-    if mode in ("billion_laughs", "external_entity", "deep_nesting"):
-        answer = _hostile(answer, mode, knobs)
-    return _xml_response(answer)
+    return _xml_response(xroad_answer(state, headers, body, data, mode))
 
 
 _LAUGHS = b"".join(
