@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 import aiohttp
@@ -122,11 +124,14 @@ async def test_the_direct_simulator_checks_soap_action_against_the_operation(dir
     assert direct_sim.state.received_operations == ["TeeHenkilonTunnusKysely"]
 
 
-def test_simulate_on_the_direct_route_without_tls_is_one_line_on_stderr(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    from xroad_vtj.cli import main
-
-    assert main(["simulate", "--route", "direct", "--port", "0"]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "--tls-cert" in err
+def test_simulate_on_the_direct_route_without_tls_is_one_line_on_stderr() -> None:
+    # A real process: the CLI configures logging onto its own stderr.
+    done = subprocess.run(
+        [sys.executable, "-m", "xroad_vtj", "simulate", "--route", "direct", "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "--tls-cert" in done.stderr
