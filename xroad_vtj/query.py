@@ -284,11 +284,12 @@ class QueryService:
         error: XRoadVtjError,
         *,
         operation: str = PERSON_QUERY,
-        subject_key: str | None = None,
-        subject_kind: str | None = None,
+        subject_key: str = "hetu",
+        subject_kind: str = "hetu",
     ) -> None:
         """Audit a query refused before anything was sent. A failing store does not change the answer.
 
+        ``subject_key`` names the body field that holds the subject (``hetu``, ``satu``, ``building_id``, …).
         The product is recorded in its configured spelling when the caller's permit holds it, as sent when it
         does not, and as the default product that would have been used when the caller named none.
         """
@@ -298,10 +299,6 @@ class QueryService:
             value = raw.get(key)
             return value[:limit] if isinstance(value, str) else None
 
-        if subject_key is None:
-            subject_key, subject_kind = (
-                ("satu", "satu") if "satu" in raw and "hetu" not in raw else ("hetu", "hetu")
-            )
         product = text("product") or self.config.vtj.default_product
         if caller is not None:
             product = permitted_product(caller, product) or product

@@ -162,16 +162,16 @@ class QueryEndpoint:
     """What differs between the query endpoints: how the body is validated and what a refusal records."""
 
     validate: Callable[[dict[str, Any], str], VtjQuery]
-    refusal: Callable[[dict[str, Any]], tuple[str, str | None, str | None]]  # operation, subject key, kind
+    refusal: Callable[[dict[str, Any]], tuple[str, str, str]]  # operation, subject key, kind
 
 
-def _person_refusal(raw: dict[str, Any]) -> tuple[str, str | None, str | None]:
+def _person_refusal(raw: dict[str, Any]) -> tuple[str, str, str]:
     if "satu" in raw and "hetu" not in raw:
         return PERSON_QUERY, "satu", "satu"
     return PERSON_QUERY, "hetu", "hetu"
 
 
-def _search_refusal(raw: dict[str, Any]) -> tuple[str, str | None, str | None]:
+def _search_refusal(raw: dict[str, Any]) -> tuple[str, str, str]:
     operation = {"building": BUILDING_SEARCH, "property": PROPERTY_SEARCH}.get(
         str(raw.get("object")), PERSON_SEARCH
     )
@@ -206,10 +206,8 @@ async def _query(request: web.Request, endpoint: QueryEndpoint) -> web.Response:
     service = request.app[QUERIES]
     raw: dict[str, Any] = {}
     data = b""
-    operation = endpoint.refusal({})[0]
 
     async def refused(error: XRoadVtjError) -> None:
-        nonlocal operation
         seen = raw or loose_json_object(data)
         operation, subject_key, kind = endpoint.refusal(seen)
         if error.status in (400, 403, 413, 429):
