@@ -580,3 +580,25 @@ def test_the_published_request_schemas_match_the_validation() -> None:
     ):
         with pytest.raises(jsonschema.ValidationError):
             assert_schema(name, body)
+
+
+async def test_prove_and_export_cover_building_property_and_search_queries(vtj: Running) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    _, building = await post(vtj, "/v1/building-queries", {"building_id": "100012345A"})
+    _, prop = await post(vtj, "/v1/property-queries", {"property_id": "09140300010005"})
+    _, search = await post(
+        vtj, "/v1/identification-searches", {"object": "person", "criteria_xml": CRITERIA}, token=SEARCH_TOKEN
+    )
+    store = vtj.service.store
+    for answer, operation in (
+        (building, b"RakennuksenTunnusKysely"),
+        (prop, b"KiinteistonTunnusKysely"),
+        (search, b"HenkilonTunnistusKysely"),
+    ):
+        evidence = await store.prove(answer["xroad_message_id"])
+        assert operation in evidence
+    now = datetime.now(UTC)
+    exported = await store.export(now - timedelta(minutes=5), now + timedelta(minutes=5))
+    for operation in (b"RakennuksenTunnusKysely", b"KiinteistonTunnusKysely", b"HenkilonTunnistusKysely"):
+        assert operation in exported
