@@ -58,7 +58,7 @@ from xroad_vtj.vtj.operations import (
     parse_generic_response,
     withhold_protected_persons,
 )
-from xroad_vtj.vtj.relations import read_person_extras
+from xroad_vtj.vtj.relations import read_person_extras, search_criterion
 from xroad_vtj.vtj.soso import build_soso_request, parse_soso_response, soap_action
 from xroad_vtj.xroad import (
     Headers,
@@ -184,10 +184,18 @@ class Reading:
 Reader = Callable[[etree._Element, VtjQuery, CallerConfig], Reading]
 
 
-def _check_subject(person_hetu: str | None, outcome: VtjOutcome, query: VtjQuery) -> None:
+def _check_subject(
+    wrapper: etree._Element, person_hetu: str | None, outcome: VtjOutcome, query: VtjQuery
+) -> None:
     """A found person must be the one asked about (VTJ's own code for the opposite is 0016)."""
-    if query.subject_kind != "hetu":
-        return  # asked by SATU: the answer names the person by hetu, which the caller did not give
+    if query.subject_kind == "satu":
+        # The answer names the person by hetu, which the caller did not give; the echoed criterion must match.
+        echoed = search_criterion(wrapper, "SahkoinenAsiointitunnus")
+        if echoed is not None and echoed != query.subject:
+            raise InconsistentResponse(
+                "VTJ answered another search criterion than the one sent", field="Hakuperusteet"
+            )
+        return
     if outcome is VtjOutcome.FOUND and person_hetu not in (None, query.subject):
         raise InconsistentResponse(
             "VTJ answered about another person than the one asked about", field="Henkilo"
@@ -197,7 +205,7 @@ def _check_subject(person_hetu: str | None, outcome: VtjOutcome, query: VtjQuery
 def read_person(wrapper: etree._Element, query: VtjQuery, caller: CallerConfig) -> Reading:
     result = parse_henkilon_tunnus_kysely_response(wrapper)
     person = result.person
-    _check_subject(person.hetu if person is not None else None, result.outcome, query)
+    _check_subject(wrapper, person.hetu if person is not None else None, result.outcome, query)
     person_json: dict[str, Any] | None = None
     if person is not None:
         person_json = person.to_json()

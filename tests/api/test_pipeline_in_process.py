@@ -124,3 +124,19 @@ async def test_product_schemas_come_through_the_same_double(pipeline: Pipeline) 
     assert b"PERUSSANOMA 1, laji 3" in document
     assert await schemas.schema(pipeline.caller, "PERUSSANOMA 1", 3) == document
     assert len(pipeline.transport.sent) == 1
+
+
+def test_a_satu_answer_that_echoes_another_satu_is_inconsistent() -> None:
+    from lxml import etree
+
+    from xroad_vtj.config import CallerConfig
+    from xroad_vtj.errors import InconsistentResponse
+    from xroad_vtj.query import read_person
+    from xroad_vtj.simulator.persons import PERSONS, person_body
+
+    caller = CallerConfig(name="t", token_sha256=b"x" * 32)
+    answer = person_body({"SahkoinenAsiointitunnus": "99999927Y"}, PERSONS["311211A9527"], "PERUSSANOMA 1")
+    answer = etree.fromstring(etree.tostring(answer))
+    with pytest.raises(InconsistentResponse):
+        read_person(answer, VtjQuery.person(satu="99999952L", **COMMON), caller)
+    assert read_person(answer, VtjQuery.person(satu="99999927Y", **COMMON), caller).outcome.value == "found"

@@ -64,3 +64,19 @@ def test_a_relation_product_is_matched_ascii_case_insensitively_only() -> None:
     path = FIXTURES / "operations" / "relations-huoltaja-none.xml"
     assert read_person_extras(wrapper(path), "HUOLTAJA-HUOLLETTAVAT").relations == {"dependants": []}
     assert read_person_extras(wrapper(path), "HUOLTAJA-HUOLLETTAVAŤ").relations == {}
+
+
+def test_the_echoed_search_criterion_is_read_for_the_satu_check() -> None:
+    from xroad_vtj.vtj.relations import search_criterion
+
+    data = (FIXTURES / "operations" / "relations-huoltaja-none.xml").read_bytes()
+    with_satu = data.replace(
+        b"<Paluukoodi",
+        b"<Hakuperusteet><SahkoinenAsiointitunnus> 99999952L </SahkoinenAsiointitunnus></Hakuperusteet><Paluukoodi",
+        1,
+    )
+    path = FIXTURES / "operations" / "relations-huoltaja-none.xml"
+    assert search_criterion(wrapper(path), "SahkoinenAsiointitunnus") is None
+    envelope = etree.fromstring(with_satu, PARSER)
+    (body,) = [c for c in envelope if etree.QName(c).localname == "Body"]
+    assert search_criterion(body[0], "SahkoinenAsiointitunnus") == "99999952L"

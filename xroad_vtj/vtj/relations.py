@@ -22,7 +22,14 @@ from lxml import etree
 from xroad_vtj.vtj.generic import children_json
 from xroad_vtj.vtj.response import _MAPPED_BLOCKS, _date
 
-__all__ = ["PRODUCT_RELATIONS", "RELATION_ELEMENTS", "PersonExtras", "read_person_extras"]
+__all__ = [
+    "PRODUCT_RELATIONS",
+    "RELATION_ELEMENTS",
+    "PersonExtras",
+    "find_henkilo",
+    "read_person_extras",
+    "search_criterion",
+]
 
 # Relation block -> answer key.
 RELATION_ELEMENTS: dict[str, str] = {
@@ -91,6 +98,13 @@ def find_henkilo(wrapper: etree._Element) -> etree._Element | None:
     response = _child(wrapper, "response")
     sanoma = _child(response, "VTJHenkiloVastaussanoma") if response is not None else None
     return _child(sanoma, "Henkilo") if sanoma is not None else None
+
+
+def search_criterion(wrapper: etree._Element, name: str) -> str | None:
+    """``response/VTJHenkiloVastaussanoma/Hakuperusteet/<name>`` as VTJ echoes it (trimmed), if it does."""
+    response = _child(wrapper, "response")
+    sanoma = _child(response, "VTJHenkiloVastaussanoma") if response is not None else None
+    return _leaf(sanoma, "Hakuperusteet", name) if sanoma is not None else None
 
 
 def read_person_extras(wrapper: etree._Element, product: str) -> PersonExtras:
