@@ -212,9 +212,7 @@ class AuditStore(abc.ABC):
         return audit_id
 
     async def append_outcome(self, audit_id: str, outcome: Outcome) -> None:
-        await self._append_counted(
-            "outcome", codec.outcome_body(audit_id, self.instance, outcome, self.keyring)
-        )
+        await self._append_counted("outcome", codec.outcome_body(audit_id, self.instance, outcome, self.keyring))
 
     async def append_refusal(self, refusal: Refusal) -> str:
         audit_id = codec.new_audit_id()
