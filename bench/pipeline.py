@@ -120,8 +120,10 @@ def stages(n: int = 2000, repeats: int = 5) -> dict[str, float]:
         def observe() -> None:
             metrics.http_requests.labels(route="/v1/person-queries", method="POST", status_class="2xx").inc()
             metrics.http_duration.labels(route="/v1/person-queries").observe(0.01)
-            metrics.queries.labels(outcome="found").inc()
-            metrics.upstream_requests.labels(outcome="found", fault_family="none").inc()
+            metrics.queries.labels(outcome="found", operation="HenkilonTunnusKysely").inc()
+            metrics.upstream_requests.labels(
+                outcome="found", fault_family="none", operation="HenkilonTunnusKysely"
+            ).inc()
             metrics.upstream_duration.observe(0.01)
             metrics.in_flight.inc()
             metrics.in_flight.dec()

@@ -17,7 +17,7 @@ from typing import TextIO
 
 from cryptography import x509
 
-from xroad_vtj.config import Config, load_config
+from xroad_vtj.config import CallerConfig, Config, load_config
 from xroad_vtj.errors import (
     ConfigError,
     OutcomeUnknown,
@@ -76,6 +76,16 @@ def check_files(config: Config) -> list[str]:
             lines.append(_certificate_line("security server CA", tls.ca_file))
         if tls.cert_file is not None:
             lines.append(_certificate_line("client certificate", tls.cert_file))
+    direct = config.vtj.direct
+    if config.vtj.route == "direct" and direct is not None:
+        for label, path in (
+            ("vtj.direct.tls.ca_file", direct.tls.ca_file),
+            ("vtj.direct.tls.cert_file", direct.tls.cert_file),
+            ("vtj.direct.tls.key_file", direct.tls.key_file),
+        ):
+            _readable(label, path)
+        if direct.tls.cert_file is not None:
+            lines.append(_certificate_line("organisation certificate (direct route)", direct.tls.cert_file))
     server_tls = config.server.tls
     if server_tls is not None:
         _readable("server.tls.cert_file", server_tls.cert_file)
@@ -99,7 +109,41 @@ def check_files(config: Config) -> list[str]:
     return lines
 
 
+async def check_direct_route(config: Config) -> str:
+    """The direct route has no metaservice: fetch the default product's schema (HaeTuotteenSkeema), which
+    proves TLS with the organisation's certificate, the server's name and the service's answer."""
+    from xroad_vtj.product_schemas import ProductSchemas
+
+    direct = config.vtj.direct
+    assert direct is not None
+    transport = Transport.for_config(config)
+    await transport.start()
+    caller = CallerConfig(name="xroad-vtj-check", products=(config.vtj.default_product,))
+    try:
+        await ProductSchemas(config, transport).schema(caller, config.vtj.default_product, 1)
+    except UpstreamUnavailable:
+        raise Problem(
+            f"cannot connect to the direct service at {direct.url}",
+            "check vtj.direct.url, vtj.direct.tls (CA, certificate and key) and the network",
+        ) from None
+    except (UpstreamTimeout, OutcomeUnknown):
+        raise Problem(
+            "the direct service did not answer (or refused the client certificate)",
+            "check that DVV has registered this certificate (vtj.direct.tls.cert_file)",
+        ) from None
+    except XRoadVtjError as error:
+        raise Problem(
+            f"unusable answer from the direct service ({error.code})",
+            "check vtj.direct.url and vtj.default_product",
+        ) from None
+    finally:
+        await transport.close()
+    return f"direct route: {direct.url} answered HaeTuotteenSkeema for {config.vtj.default_product}"
+
+
 async def check_route(config: Config) -> str:
+    if config.vtj.route == "direct":
+        return await check_direct_route(config)
     service = config.vtj.service
     headers = Headers(
         client=config.xroad.client,

@@ -49,6 +49,7 @@ def _simulate(args: argparse.Namespace) -> int:
             vtj_password=_read_secret_file(args.vtj_password_file)
             if args.vtj_password_file
             else "demo-password",
+            route=args.route,
         )
     )
     return 0
@@ -103,6 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--vtj-password-file",
         metavar="FILE",
         help="file holding the VTJ password the simulator accepts (default: demo-password)",
+    )
+    sim.add_argument(
+        "--route",
+        choices=("xroad", "direct"),
+        default="xroad",
+        help="xroad: a security server; direct: DVV's direct HTTPS service (needs --tls-cert/--tls-key)",
     )
     sim.set_defaults(func=_simulate)
 

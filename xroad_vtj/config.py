@@ -71,12 +71,47 @@ class XRoadConfig:
     route_probe_seconds: float = 60.0
 
 
+VTJ_ROUTES = ("xroad", "direct")
+# The VTJ operations (vtj.operations.OPERATIONS), named here so that configuration does not import the protocol.
+VTJ_OPERATIONS = (
+    "HenkilonTunnusKysely",
+    "HenkilonTunnistusKysely",
+    "RakennuksenTunnusKysely",
+    "RakennuksenTunnistusKysely",
+    "KiinteistonTunnusKysely",
+    "KiinteistonTunnistusKysely",
+    "HaeTuotteenSkeema",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DirectConfig:
+    """The direct route (no X-Road): DVV's HTTPS service, reached with the organisation's certificate."""
+
+    url: str
+    tls: XRoadTls
+
+
 @dataclass(frozen=True, slots=True)
 class VtjConfig:
     service: ServiceId
     username: str
     password: str = field(repr=False)
     default_product: str = "PERUSSANOMA 1"
+    route: str = "xroad"  # xroad | direct
+    direct: DirectConfig | None = None
+    # Operation name -> service id, for operations whose service is not vtj.service with its own code.
+    services: Mapping[str, ServiceId] = field(default_factory=lambda: MappingProxyType({}))
+    product_schema_cache_seconds: float = 86400.0
+
+    def service_for(self, operation: str) -> ServiceId:
+        """The X-Road service of ``operation``: configured, or vtj.service with the operation as its code."""
+        configured = self.services.get(operation)
+        if configured is not None:
+            return configured
+        if operation == self.service.service_code:
+            return self.service
+        return self.service.with_code(operation, self.service.service_version)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +137,7 @@ class CallerConfig:
     quotas: Quotas = field(default_factory=Quotas)
     # The form this caller's end users must have (full match); None: the default rule (no mixed scripts).
     end_user_pattern: re.Pattern[str] | None = None
+    non_unique_search: bool = False  # may search by non-unique criteria (a duty by law must allow it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,16 +346,69 @@ def _probe_seconds(r: _Reader) -> float:
 
 
 def _vtj(raw: Any, base: Path, warnings: list[str], env_keys: set[str]) -> VtjConfig:
-    r = _Reader(raw, "vtj", {"service", "username", "password", "password_file", "default_product"}, base)
+    r = _Reader(
+        raw,
+        "vtj",
+        {
+            "service",
+            "username",
+            "password",
+            "password_file",
+            "default_product",
+            "route",
+            "direct",
+            "services",
+            "product_schema_cache_seconds",
+        },
+        base,
+    )
     password = r.secret("password", warnings, env_keys)
     if not password:
         raise ConfigError("vtj.password: required (or vtj.password_file)")
+    route = r.get("route", str, "xroad")
+    if route not in VTJ_ROUTES:
+        raise ConfigError(f"vtj.route: must be one of {', '.join(VTJ_ROUTES)}")
+    direct = _direct(r.raw.get("direct"), base) if r.raw.get("direct") is not None else None
+    if route == "direct" and direct is None:
+        raise ConfigError("vtj.direct: required when vtj.route is direct")
+    services_raw = r.get("services", dict, {}) or {}
+    services: dict[str, ServiceId] = {}
+    for operation, text in services_raw.items():
+        if operation not in VTJ_OPERATIONS:
+            raise ConfigError(f"unknown configuration key vtj.services.{operation}")
+        if not isinstance(text, str):
+            raise ConfigError(f"vtj.services.{operation}: expected str")
+        try:
+            services[operation] = ServiceId.parse(text)
+        except InvalidIdentifier as exc:
+            raise ConfigError(f"vtj.services.{operation}: {exc.detail}") from None
+        if services[operation].service_code != operation:
+            # X-Road refuses a body wrapper that is not the service code, and VTJ's wrappers are its operations.
+            raise ConfigError(f"vtj.services.{operation}: the service code must be {operation}")
     return VtjConfig(
         service=_identifier(r, "service", ServiceId.parse),
         username=r.required("username", str),
         password=password,
         default_product=r.get("default_product", str, "PERUSSANOMA 1"),
+        route=route,
+        direct=direct,
+        services=MappingProxyType(services),
+        product_schema_cache_seconds=r.number("product_schema_cache_seconds", 86400.0, 0.0),
     )
+
+
+def _direct(raw: Any, base: Path) -> DirectConfig:
+    r = _Reader(raw, "vtj.direct", {"url", "tls"}, base)
+    url = r.required("url", str)
+    if not re.match(r"^https://[^/\s]+(/\S*)?$", url):
+        raise ConfigError("vtj.direct.url: must be an https:// URL")
+    t = _Reader(r.raw.get("tls"), "vtj.direct.tls", {"ca_file", "cert_file", "key_file"}, base)
+    tls = XRoadTls(t.path_("ca_file"), t.path_("cert_file"), t.path_("key_file"))
+    if tls.cert_file is None or tls.key_file is None:
+        raise ConfigError(
+            "vtj.direct.tls.cert_file: the organisation's certificate and key (cert_file, key_file) are required"
+        )
+    return DirectConfig(url=url, tls=tls)
 
 
 _QUOTA_KEYS = (
@@ -347,6 +436,7 @@ def _caller(raw: Any, index: int, base: Path, warnings: list[str]) -> CallerConf
             "purpose_pattern",
             "end_user_pattern",
             "quotas",
+            "non_unique_search",
         },
         base,
     )
@@ -401,6 +491,7 @@ def _caller(raw: Any, index: int, base: Path, warnings: list[str]) -> CallerConf
         purpose_pattern=pattern,
         quotas=quotas,
         end_user_pattern=end_user_pattern,
+        non_unique_search=bool(r.get("non_unique_search", bool, False)),
     )
 
 
@@ -504,10 +595,16 @@ def _parse_sections(raw: dict[str, Any], base_dir: Path, env_keys: set[str], sou
     ):
         raise ConfigError("callers: certificate-only callers need server.tls with client_ca_file")
     instance = top.get("instance_id", str) or f"{socket.gethostname()}-{os.getpid()}"
+    vtj = _vtj(raw.get("vtj"), base_dir, warnings, env_keys)
+    xroad_raw = raw.get("xroad")
+    if vtj.direct is not None and vtj.route == "direct" and isinstance(xroad_raw, Mapping):
+        # The direct route has no security server; xroad still gives the client (the organisation named in
+        # audit records), the deadline, the answer size cap and the pool size.
+        xroad_raw = {"security_server_url": vtj.direct.url, **xroad_raw}
     return Config(
         server=server,
-        xroad=_xroad(raw.get("xroad"), base_dir),
-        vtj=_vtj(raw.get("vtj"), base_dir, warnings, env_keys),
+        xroad=_xroad(xroad_raw, base_dir),
+        vtj=vtj,
         audit=parse_audit_config(audit_raw, base_dir),
         callers=callers,
         instance_id=instance,

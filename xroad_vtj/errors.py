@@ -57,6 +57,26 @@ class InvalidHetu(InvalidRequest):
     title = "Invalid henkilötunnus"
 
 
+class InvalidSatu(InvalidRequest):
+    code = "invalid_satu"
+    title = "Invalid electronic service identifier (SATU)"
+
+
+class InvalidBuildingId(InvalidRequest):
+    code = "invalid_building_id"
+    title = "Invalid permanent building identifier"
+
+
+class InvalidPropertyId(InvalidRequest):
+    code = "invalid_property_id"
+    title = "Invalid property identifier"
+
+
+class InvalidCriteria(InvalidRequest):
+    code = "invalid_criteria"
+    title = "Invalid search criteria"
+
+
 class InvalidPurpose(InvalidRequest):
     code = "invalid_purpose"
     title = "Purpose does not match the caller's policy"
@@ -77,6 +97,11 @@ class Forbidden(XRoadVtjError):
 class ProductNotAllowed(Forbidden):
     code = "product_not_allowed"
     title = "Product not allowed for this caller"
+
+
+class NonUniqueSearchNotAllowed(Forbidden):
+    code = "non_unique_search_not_allowed"
+    title = "This caller may not search by non-unique criteria"
 
 
 class QuotaExceeded(XRoadVtjError):

@@ -1,7 +1,7 @@
 """Prometheus metrics: every name the service exports, in one place.
 
 Labels only ever take values from small fixed sets (routes, status classes, outcomes, fault families, refusal
-reasons); never a hetu, end user, purpose or message id.
+reasons, the seven VTJ operation names); never a hetu, end user, purpose or message id.
 """
 
 from __future__ import annotations
@@ -51,14 +51,14 @@ class Metrics:
         )
         self.queries = Counter(
             f"{PREFIX}_queries_total",
-            "Person queries answered, by outcome.",
-            ["outcome"],
+            "VTJ queries answered (every operation), by outcome and operation.",
+            ["outcome", "operation"],
             registry=r,
         )
         self.upstream_requests = Counter(
             f"{PREFIX}_upstream_requests_total",
-            "Requests sent to the security server, by outcome and fault family.",
-            ["outcome", "fault_family"],
+            "Requests sent to the security server (or the direct service), by outcome, fault family and operation.",
+            ["outcome", "fault_family", "operation"],
             registry=r,
         )
         self.upstream_duration = Histogram(

@@ -1,4 +1,5 @@
-"""The only place that talks to the security server: one aiohttp ``ClientSession`` per process.
+"""The only place that talks to the security server (or, on the direct route, to VTJ's HTTPS service): one
+aiohttp ``ClientSession`` per process.
 
 It owns TLS (CA file, client certificate, host name verification, TLS ≥ 1.2), the connection pool and the
 response size cap, and maps every aiohttp/ssl/OS error into the service's own errors in one place:
@@ -14,14 +15,15 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 import aiohttp
 from cryptography import x509
 
-from xroad_vtj.config import XRoadConfig
+from xroad_vtj.config import Config, XRoadConfig
 from xroad_vtj.errors import InvalidUpstreamResponse, OutcomeUnknown, UpstreamTimeout, UpstreamUnavailable
 
 # identity: the response bytes are parsed as they arrive, so no compressed answer may be invited.
@@ -34,6 +36,15 @@ class Reply:
     status: int
     content_type: str | None
     body: bytes
+
+
+class Upstream(Protocol):
+    """What the pipeline needs of a transport: POST bytes, get the answer (``Transport``, or an in-process double
+    such as :class:`xroad_vtj.simulator.inprocess.InProcessTransport`)."""
+
+    async def post(
+        self, body: bytes, *, max_bytes: int | None = None, soap_action: str | None = None
+    ) -> Reply: ...
 
 
 def client_ssl_context(ca_file: Path | None, cert_file: Path | None, key_file: Path | None) -> ssl.SSLContext:
@@ -56,6 +67,7 @@ class Transport:
     """Posts X-Road messages to the security server through one shared, pooled session."""
 
     def __init__(self, config: XRoadConfig) -> None:
+        """``config`` names the peer: the security server, or (see :meth:`for_config`) VTJ's direct service."""
         self.config = config
         self.url = config.security_server_url
         self._session: aiohttp.ClientSession | None = None
@@ -65,6 +77,15 @@ class Transport:
             self._ssl = client_ssl_context(config.tls.ca_file, config.tls.cert_file, config.tls.key_file)
             if config.tls.cert_file is not None:
                 self.client_cert_not_after = certificate_not_after(config.tls.cert_file)
+
+    @classmethod
+    def for_config(cls, config: Config) -> Transport:
+        """The transport of the configured route: the security server, or the direct service over HTTPS with
+        the organisation's certificate (deadline, size cap and pool size still from ``xroad``)."""
+        direct = config.vtj.direct
+        if config.vtj.route == "direct" and direct is not None:
+            return cls(replace(config.xroad, security_server_url=direct.url, tls=direct.tls))
+        return cls(config.xroad)
 
     @property
     def client_cert_expired(self) -> bool:
@@ -90,13 +111,18 @@ class Transport:
             await self._session.close()
             self._session = None
 
-    async def post(self, body: bytes, *, max_bytes: int | None = None) -> Reply:
-        """POST ``body`` and read the whole answer. The caller sets the overall deadline (asyncio.timeout)."""
+    async def post(
+        self, body: bytes, *, max_bytes: int | None = None, soap_action: str | None = None
+    ) -> Reply:
+        """POST ``body`` and read the whole answer. The caller sets the overall deadline (asyncio.timeout).
+
+        ``soap_action`` is the quoted SOAPAction of the direct route; X-Road takes the empty one."""
         if self._session is None:
             raise RuntimeError("transport not started")
         limit = max_bytes if max_bytes is not None else self.config.max_response_bytes
+        headers = HEADERS if soap_action is None else {**HEADERS, "SOAPAction": soap_action}
         try:
-            async with self._session.post(self.url, data=body, headers=HEADERS) as response:
+            async with self._session.post(self.url, data=body, headers=headers) as response:
                 length = response.content_length
                 if length is not None and length > limit:
                     raise InvalidUpstreamResponse(
@@ -129,10 +155,14 @@ class Transport:
             raise OutcomeUnknown(f"connection to the security server failed ({type(exc).__name__})") from None
 
 
-async def deadline_post(transport: Transport, body: bytes, seconds: float) -> Reply:
+async def deadline_post(
+    transport: Upstream, body: bytes, seconds: float, *, soap_action: str | None = None
+) -> Reply:
     """``post`` under one overall deadline; the deadline becomes :class:`UpstreamTimeout`."""
     try:
         async with asyncio.timeout(seconds):
-            return await transport.post(body)
+            if soap_action is None:
+                return await transport.post(body)
+            return await transport.post(body, soap_action=soap_action)
     except TimeoutError:
         raise UpstreamTimeout(f"no answer within {seconds:g} s") from None

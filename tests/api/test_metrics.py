@@ -23,7 +23,7 @@ async def test_metrics_port_exports_documented_names_without_personal_data(runni
         "xroad_vtj_build_info",
     ):
         assert name in text
-    assert 'xroad_vtj_queries_total{outcome="found"} 1.0' in text
+    assert 'xroad_vtj_queries_total{operation="HenkilonTunnusKysely",outcome="found"} 1.0' in text
     for personal in ("010280-952L", "150785-9939", "tester@example.fi", "CASE-2026-1"):
         assert personal not in text
 

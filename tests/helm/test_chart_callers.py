@@ -39,6 +39,7 @@ EVERY_KEY: Manifest = {
     "reveal_protected_addresses": True,
     "purpose_pattern": "^[A-Z]{2,8}-[0-9]{4}-[0-9]+$",
     "end_user_pattern": "[a-z]+[.][a-z]+",
+    "non_unique_search": True,
     "quotas": {
         "per_end_user_per_minute": 10,
         "per_end_user_per_day": None,
@@ -94,6 +95,7 @@ def test_a_caller_with_every_key_renders_each_key_as_given(tmp_path: Path) -> No
         portal.purpose_pattern is not None and portal.purpose_pattern.pattern == EVERY_KEY["purpose_pattern"]
     )
     assert portal.end_user_pattern is not None and portal.end_user_pattern.pattern == "[a-z]+[.][a-z]+"
+    assert portal.non_unique_search is True
     assert portal.quotas == Quotas(
         per_end_user_per_minute=10,
         per_end_user_per_day=None,

@@ -95,7 +95,8 @@ async def test_every_refusal_is_audited_with_caller_end_user_purpose_subject_and
     assert row["caller"] == ("auditor" if reason == "forbidden" else "p1only")
     assert row["purpose"] == sent["purpose"]
     assert row["subject"] == sent["hetu"]
-    assert row["product"] == changes.get("product")
+    # Without a product the refusal records the default product that would have been used (issue 13 §5).
+    assert row["product"] == changes.get("product", permit.config.vtj.default_product)
     assert simulator.received == []
 
 

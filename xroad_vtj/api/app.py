@@ -20,7 +20,10 @@ from xroad_vtj.api.validation import (
     decode_json_object,
     loose_json_object,
     search_texts,
+    validate_building_query,
+    validate_identification_search,
     validate_person_query,
+    validate_property_query,
 )
 from xroad_vtj.audit.chain import parse_when
 from xroad_vtj.audit.store import AuditStore
@@ -37,9 +40,18 @@ from xroad_vtj.errors import (
 from xroad_vtj.logging import get_logger
 from xroad_vtj.metrics import Metrics
 from xroad_vtj.policy import PeerCertificate, Policy
-from xroad_vtj.query import QueryService
+from xroad_vtj.product_schemas import ProductSchemas
+from xroad_vtj.query import QueryService, VtjQuery
 from xroad_vtj.route_probe import RouteProbe
 from xroad_vtj.transport import Transport
+from xroad_vtj.vtj.operations import (
+    BUILDING_QUERY,
+    BUILDING_SEARCH,
+    PERSON_QUERY,
+    PERSON_SEARCH,
+    PROPERTY_QUERY,
+    PROPERTY_SEARCH,
+)
 
 log = get_logger("xroad_vtj.api")
 
@@ -71,6 +83,7 @@ ROUTE_PROBE: web.AppKey[RouteProbe] = web.AppKey("route_probe", RouteProbe)
 POLICY: web.AppKey[Policy] = web.AppKey("policy", Policy)
 QUERIES: web.AppKey[QueryService] = web.AppKey("queries", QueryService)
 STATE: web.AppKey[ServiceState] = web.AppKey("state", ServiceState)
+SCHEMAS: web.AppKey[ProductSchemas] = web.AppKey("schemas", ProductSchemas)
 
 
 def json_response(body: Any, status: int = 200) -> web.Response:
@@ -147,7 +160,40 @@ async def read_body(request: web.Request) -> bytes:
 # --- handlers ----------------------------------------------------------------------------------------------------
 
 
-async def person_queries(request: web.Request) -> web.Response:
+@dataclass(frozen=True, slots=True)
+class QueryEndpoint:
+    """What differs between the query endpoints: how the body is validated and what a refusal records."""
+
+    # (body, default product, the caller's end_user_pattern): every operation checks its end user the same way.
+    validate: Callable[[dict[str, Any], str, re.Pattern[str] | None], VtjQuery]
+    refusal: Callable[[dict[str, Any]], tuple[str, str, str]]  # operation, subject key, kind
+
+
+def _person_refusal(raw: dict[str, Any]) -> tuple[str, str, str]:
+    if "satu" in raw and "hetu" not in raw:
+        return PERSON_QUERY, "satu", "satu"
+    return PERSON_QUERY, "hetu", "hetu"
+
+
+def _search_refusal(raw: dict[str, Any]) -> tuple[str, str, str]:
+    operation = {"building": BUILDING_SEARCH, "property": PROPERTY_SEARCH}.get(
+        str(raw.get("object")), PERSON_SEARCH
+    )
+    return operation, "criteria_xml", "criteria"
+
+
+PERSON_ENDPOINT = QueryEndpoint(validate_person_query, _person_refusal)
+BUILDING_ENDPOINT = QueryEndpoint(
+    validate_building_query, lambda raw: (BUILDING_QUERY, "building_id", "building")
+)
+PROPERTY_ENDPOINT = QueryEndpoint(
+    validate_property_query, lambda raw: (PROPERTY_QUERY, "property_id", "property")
+)
+SEARCH_ENDPOINT = QueryEndpoint(validate_identification_search, _search_refusal)
+
+
+async def _query(request: web.Request, endpoint: QueryEndpoint) -> web.Response:
+    """Every query endpoint: authenticate, read, admit, validate, run the pipeline, answer."""
     state = request.app[STATE]
     config = request.app[CONFIG]
     if state.shutting_down:
@@ -166,10 +212,14 @@ async def person_queries(request: web.Request) -> web.Response:
     data = b""
 
     async def refused(error: XRoadVtjError) -> None:
+        seen = raw or loose_json_object(data)
+        operation, subject_key, kind = endpoint.refusal(seen)
         if error.status in (400, 403, 413, 429):
             # Audited with whatever the caller sent, even when the body was refused before it was read.
-            await service.refuse(caller, raw or loose_json_object(data), error)
-        metrics.queries.labels(outcome=error.code).inc()
+            await service.refuse(
+                caller, seen, error, operation=operation, subject_key=subject_key, subject_kind=kind
+            )
+        metrics.queries.labels(outcome=error.code, operation=operation).inc()
 
     try:
         # Read (bounded) before taking a slot: callers still sending their body hold no query slot.
@@ -186,18 +236,49 @@ async def person_queries(request: web.Request) -> web.Response:
     try:
         try:
             raw = decode_json_object(data)
-            query = validate_person_query(raw, config.vtj.default_product, caller.end_user_pattern)
-            answer = await service.person_query(caller, query)
+            query = endpoint.validate(raw, config.vtj.default_product, caller.end_user_pattern)
+            answer = await service.run(caller, query)
         except XRoadVtjError as error:
             await refused(error)
             raise
-        metrics.queries.labels(outcome=answer["outcome"]).inc()
+        metrics.queries.labels(outcome=answer["outcome"], operation=query.operation).inc()
         return json_response(answer)
     finally:
         state.in_flight -= 1
         metrics.in_flight.dec()
         if state.in_flight == 0:
             state.drained().set()
+
+
+async def person_queries(request: web.Request) -> web.Response:
+    return await _query(request, PERSON_ENDPOINT)
+
+
+async def building_queries(request: web.Request) -> web.Response:
+    return await _query(request, BUILDING_ENDPOINT)
+
+
+async def property_queries(request: web.Request) -> web.Response:
+    return await _query(request, PROPERTY_ENDPOINT)
+
+
+async def identification_searches(request: web.Request) -> web.Response:
+    return await _query(request, SEARCH_ENDPOINT)
+
+
+async def product_schema(request: web.Request) -> web.Response:
+    """The schema of a product in the caller's permit, as VTJ gives it (cached); not an audited query."""
+    caller = authenticate(request, "query")
+    kind_text = request.query.get("kind", "1")
+    if (
+        set(request.query) - {"kind"}
+        or not kind_text.isascii()
+        or not kind_text.isdigit()
+        or len(kind_text) > 4
+    ):
+        raise InvalidRequest("kind must be a small non-negative integer", field="kind")
+    document = await request.app[SCHEMAS].schema(caller, request.match_info["product"], int(kind_text))
+    return web.Response(body=document, content_type="application/xml", charset="utf-8")
 
 
 AUDIT_FILTERS = ("xroad_id", "end_user", "subject", "from", "to", "limit")
@@ -273,6 +354,7 @@ async def diagnostics(request: web.Request) -> web.Response:
             "instance_id": config.instance_id,
             "client": str(config.xroad.client),
             "service": str(config.vtj.service),
+            "route": config.vtj.route,
             "security_server_url": config.xroad.security_server_url,
             "audit_backend": config.audit.backend,
             "in_flight": state.in_flight,
@@ -343,6 +425,7 @@ def create_app(config: Config, store: AuditStore, transport: Transport, metrics:
     app[POLICY] = policy
     app[QUERIES] = QueryService(config, store, transport, metrics, policy)
     app[STATE] = ServiceState()
+    app[SCHEMAS] = ProductSchemas(config, transport)
     if transport.client_cert_not_after is not None:
         metrics.client_cert_expiry.set(transport.client_cert_not_after.timestamp())
     route_probe = app[ROUTE_PROBE] = RouteProbe(config, transport, metrics)
@@ -369,6 +452,10 @@ def create_app(config: Config, store: AuditStore, transport: Transport, metrics:
 
     app.cleanup_ctx.append(lifecycle)
     app.router.add_post("/v1/person-queries", person_queries)
+    app.router.add_post("/v1/building-queries", building_queries)
+    app.router.add_post("/v1/property-queries", property_queries)
+    app.router.add_post("/v1/identification-searches", identification_searches)
+    app.router.add_get("/v1/products/{product}/schema", product_schema)
     app.router.add_get("/v1/audit/records", audit_records)
     app.router.add_post("/v1/audit/search", audit_search)
     app.router.add_get("/v1/audit/verify", audit_verify)

@@ -54,7 +54,7 @@ class Service:
         self.config = config
         self.metrics = Metrics()
         self.store = open_store(config.audit, instance=config.instance_id, metrics=self.metrics)
-        self.transport = Transport(config.xroad)
+        self.transport = Transport.for_config(config)
         self.app = create_app(config, self.store, self.transport, self.metrics)
         self._runners: list[web.AppRunner] = []
         self.port: int | None = None

@@ -1,7 +1,9 @@
-"""Strict validation of the person-query JSON and the audit search filters, before any I/O.
+"""Strict validation of the query JSON of every operation and of the audit search filters, before any I/O.
+
+Each identifier is parsed here, once; the pipeline takes the typed :class:`VtjQuery` from here on.
 
 The end user (``Loppukayttaja``) is who DVV may ask about for five years, and quotas and the admission lock are
-kept per end user, so its spelling is checked here (issue 11 §2):
+kept per end user, so its spelling is checked here for every operation that takes one (issue 11 §2):
 
 - 1-50 printable characters, with no white space at either end;
 - by default no mixed scripts: Latin letters may not stand beside Cyrillic or Greek ones (``m\u0430ija`` with a
@@ -19,11 +21,22 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
-from xroad_vtj.errors import InvalidRequest
-from xroad_vtj.query import PersonQuery
+from xroad_vtj.errors import InvalidCriteria, InvalidRequest
+from xroad_vtj.query import VtjQuery
 from xroad_vtj.vtj import parse_hetu
+from xroad_vtj.vtj.identifiers import (
+    check_apartment_id,
+    check_criteria_xml,
+    parse_building_id,
+    parse_property_id,
+    parse_satu,
+)
 
-FIELDS = {"hetu", "product", "end_user", "purpose"}
+FIELDS = {"hetu", "satu", "product", "end_user", "purpose"}
+BUILDING_FIELDS = {"building_id", "apartment_id", "product", "end_user", "purpose"}
+PROPERTY_FIELDS = {"property_id", "product", "end_user", "purpose"}
+SEARCH_FIELDS = {"object", "criteria_xml", "product", "end_user", "purpose"}
+SEARCH_OBJECTS = ("person", "building", "property")
 LIMITS = {"end_user": 50, "purpose": 200, "product": 100}
 
 
@@ -104,23 +117,87 @@ def _text(raw: dict[str, Any], key: str, *, required: bool) -> str | None:
     return value
 
 
-def validate_person_query(
-    raw: dict[str, Any], default_product: str, end_user_pattern: re.Pattern[str] | None = None
-) -> PersonQuery:
-    unknown = sorted(set(raw) - FIELDS)
+def _fields(raw: dict[str, Any], allowed: set[str]) -> None:
+    unknown = sorted(set(raw) - allowed)
     if unknown:
         # Field names come from the caller: report only how many, never echo them.
-        raise InvalidRequest(f"{len(unknown)} unknown field(s); allowed: {', '.join(sorted(FIELDS))}")
-    hetu = raw.get("hetu")
-    if not isinstance(hetu, str):
-        raise InvalidRequest("hetu is required and must be a string", field="hetu")
+        raise InvalidRequest(f"{len(unknown)} unknown field(s); allowed: {', '.join(sorted(allowed))}")
+
+
+def _common(
+    raw: dict[str, Any], default_product: str, end_user_pattern: re.Pattern[str] | None
+) -> tuple[str, str, str]:
     end_user = _text(raw, "end_user", required=True)
     purpose = _text(raw, "purpose", required=True)
     product = _text(raw, "product", required=False) or default_product
-    parse_hetu(hetu)
     assert end_user is not None and purpose is not None
     check_end_user(end_user, end_user_pattern)
-    return PersonQuery(hetu=hetu, product=product, end_user=end_user, purpose=purpose)
+    return product, end_user, purpose
+
+
+def _identifier(raw: dict[str, Any], key: str) -> str:
+    value = raw.get(key)
+    if not isinstance(value, str):
+        raise InvalidRequest(f"{key} is required and must be a string", field=key)
+    return value
+
+
+def validate_person_query(
+    raw: dict[str, Any], default_product: str, end_user_pattern: re.Pattern[str] | None = None
+) -> VtjQuery:
+    """``{hetu | satu, product?, end_user, purpose}``: exactly one of hetu and satu."""
+    _fields(raw, FIELDS)
+    if ("hetu" in raw) == ("satu" in raw):
+        raise InvalidRequest("give exactly one of hetu and satu")
+    product, end_user, purpose = _common(raw, default_product, end_user_pattern)
+    if "satu" in raw:
+        satu = parse_satu(_identifier(raw, "satu"))
+        return VtjQuery.person(satu=satu, product=product, end_user=end_user, purpose=purpose)
+    hetu = _identifier(raw, "hetu")
+    parse_hetu(hetu)
+    return VtjQuery.person(hetu=hetu, product=product, end_user=end_user, purpose=purpose)
+
+
+def validate_building_query(
+    raw: dict[str, Any], default_product: str, end_user_pattern: re.Pattern[str] | None = None
+) -> VtjQuery:
+    _fields(raw, BUILDING_FIELDS)
+    building_id = parse_building_id(_identifier(raw, "building_id"))
+    apartment = raw.get("apartment_id")
+    if apartment is not None:
+        if not isinstance(apartment, str):
+            raise InvalidRequest("apartment_id must be a string", field="apartment_id")
+        check_apartment_id(apartment)
+    product, end_user, purpose = _common(raw, default_product, end_user_pattern)
+    return VtjQuery.building(
+        building_id=building_id, apartment_id=apartment, product=product, end_user=end_user, purpose=purpose
+    )
+
+
+def validate_property_query(
+    raw: dict[str, Any], default_product: str, end_user_pattern: re.Pattern[str] | None = None
+) -> VtjQuery:
+    _fields(raw, PROPERTY_FIELDS)
+    property_id = parse_property_id(_identifier(raw, "property_id"))
+    product, end_user, purpose = _common(raw, default_product, end_user_pattern)
+    return VtjQuery.property(property_id=property_id, product=product, end_user=end_user, purpose=purpose)
+
+
+def validate_identification_search(
+    raw: dict[str, Any], default_product: str, end_user_pattern: re.Pattern[str] | None = None
+) -> VtjQuery:
+    _fields(raw, SEARCH_FIELDS)
+    object_ = raw.get("object")
+    if object_ not in SEARCH_OBJECTS:
+        raise InvalidRequest(f"object must be one of {', '.join(SEARCH_OBJECTS)}", field="object")
+    criteria = raw.get("criteria_xml")
+    if not isinstance(criteria, str):
+        raise InvalidCriteria("criteria_xml is required and must be a string")
+    check_criteria_xml(criteria)
+    product, end_user, purpose = _common(raw, default_product, end_user_pattern)
+    return VtjQuery.search(
+        object_=str(object_), criteria_xml=criteria, product=product, end_user=end_user, purpose=purpose
+    )
 
 
 SEARCH_TEXTS = ("xroad_id", "end_user", "subject")

@@ -22,8 +22,20 @@ from aiohttp import web
 from lxml import etree
 
 from xroad_vtj.errors import InvalidIdentifier, InvalidUpstreamResponse
-from xroad_vtj.simulator.persons import PERSONS, PRODUCTS, not_found_body, person_body
+from xroad_vtj.simulator.objects import building_answer, property_answer, schema_answer, search_answer
+from xroad_vtj.simulator.persons import PERSONS, PRODUCTS, not_found_body, person_body, person_by_satu
 from xroad_vtj.vtj import is_valid_hetu
+from xroad_vtj.vtj.operations import (
+    BUILDING_QUERY,
+    BUILDING_SEARCH,
+    OPERATIONS,
+    PERSON_QUERY,
+    PERSON_SEARCH,
+    PROPERTY_QUERY,
+    PROPERTY_SEARCH,
+    SCHEMA_QUERY,
+)
+from xroad_vtj.vtj.soso import OPERATION_OF_ELEMENT, TEMPURI
 from xroad_vtj.xroad import (
     ClientId,
     Headers,
@@ -34,6 +46,7 @@ from xroad_vtj.xroad import (
     parse_message,
     request_hash,
 )
+from xroad_vtj.xroad.namespaces import SOAP_ENV
 
 # Fault names in both spellings: (pre-7.8, 7.8).
 FAULTS: dict[str, tuple[str, str, str]] = {
@@ -162,6 +175,15 @@ class SimulatorState:
     knobs: Knobs = field(default_factory=Knobs)
     received: list[str] = field(default_factory=list)
     request_count: int = 0
+    route: str = "xroad"  # xroad: a security server; direct: DVV's SoSo service (no X-Road header)
+    # What the direct route received, by operation element (no X-Road id there to list).
+    received_operations: list[str] = field(default_factory=list)
+
+    @property
+    def services(self) -> frozenset[ServiceId]:
+        """The VTJ services this provider offers: vtj.service and each operation under the same provider."""
+        version = self.service.service_version
+        return frozenset({self.service, *(self.service.with_code(op, version) for op in OPERATIONS)})
 
 
 STATE: web.AppKey[SimulatorState] = web.AppKey("simulator", SimulatorState)
@@ -184,37 +206,79 @@ def _xml_response(body: bytes, status: int = 200) -> web.Response:
     return web.Response(status=status, body=body, headers={"Content-Type": "text/xml; charset=UTF-8"})
 
 
+_REQUEST_FIELDS = frozenset(
+    {
+        "SoSoNimi",
+        "Kayttajatunnus",
+        "Salasana",
+        "Loppukayttaja",
+        "Henkilotunnus",
+        "SahkoinenAsiointitunnus",
+        "Rakennustunnus",
+        "Huoneistotunnus",
+        "Kiinteistotunnus",
+        "HakuXml",
+        "Laji",
+        "laji",
+    }
+)
+
+
 def _vtj_request_fields(body: etree._Element) -> dict[str, str]:
     values: dict[str, str] = {}
     for element in body.iter():
         if isinstance(element.tag, str):
             name = etree.QName(element).localname
-            if name in ("SoSoNimi", "Kayttajatunnus", "Salasana", "Loppukayttaja", "Henkilotunnus"):
+            if name in _REQUEST_FIELDS:
                 values[name] = (element.text or "").strip()
     return values
 
 
-def vtj_answer(state: SimulatorState, body: etree._Element) -> etree._Element:
-    request = _vtj_request_fields(body)
+def vtj_answer(state: SimulatorState, body: etree._Element, mode: str | None = None) -> etree._Element:
+    """VTJ's answer (the X-Road body wrapper) to a request body of any operation; ``mode`` = the knob in force."""
+    operation = etree.QName(body).localname
+    return operation_answer(
+        state, operation, _vtj_request_fields(body), state.knobs.mode if mode is None else mode
+    )
+
+
+def operation_answer(
+    state: SimulatorState, operation: str, request: dict[str, str], mode: str
+) -> etree._Element:
     product = request.get("SoSoNimi", "")
     canonical = next((p for p in PRODUCTS if p.casefold() == product.casefold()), None)
-    if state.knobs.mode == "vtj_return_code":
-        return person_body(request, None, canonical or product, state.knobs.return_code)
-    if state.knobs.mode == "other_person":
-        return person_body(request, PERSONS["010594Y9032"], canonical or product)
-    if request.get("Kayttajatunnus") != state.username:
-        return person_body(request, None, canonical or product, "0004")
-    if request.get("Salasana") != state.password:
-        return person_body(request, None, canonical or product, "0003")
-    if canonical is None:
-        return person_body(request, None, product, "-1901")
-    if not request.get("Loppukayttaja"):
-        return person_body(request, None, canonical, "-1904")
-    hetu = request.get("Henkilotunnus", "")
-    person = PERSONS.get(hetu)
-    if person is None or not is_valid_hetu(hetu):
-        return not_found_body(request)
-    return person_body(request, person, canonical)
+    if operation == SCHEMA_QUERY:
+        return schema_answer(product, request.get("Laji") or request.get("laji") or "", canonical is not None)
+    code: str | None = None
+    if mode == "vtj_return_code":
+        code = state.knobs.return_code
+    elif request.get("Kayttajatunnus") != state.username:
+        code = "0004"
+    elif request.get("Salasana") != state.password:
+        code = "0003"
+    elif canonical is None:
+        code = "-1901"
+    elif not request.get("Loppukayttaja"):
+        code = "-1904"
+    answered = canonical or product
+    if operation == PERSON_QUERY:
+        if code is not None:
+            return person_body(request, None, answered, code)
+        if mode == "other_person":
+            return person_body(request, PERSONS["010594Y9032"], answered)
+        if "SahkoinenAsiointitunnus" in request:
+            person = person_by_satu(request["SahkoinenAsiointitunnus"])
+        else:
+            hetu = request.get("Henkilotunnus", "")
+            person = PERSONS.get(hetu) if is_valid_hetu(hetu) else None
+        return not_found_body(request) if person is None else person_body(request, person, answered)
+    if operation == BUILDING_QUERY:
+        return building_answer(request, answered, code)
+    if operation == PROPERTY_QUERY:
+        return property_answer(request, answered, code)
+    if operation in (PERSON_SEARCH, BUILDING_SEARCH, PROPERTY_SEARCH):
+        return search_answer(operation, request, answered, code)
+    raise SimFault("unknown_service")
 
 
 def _check_client_certificate(request: web.Request, state: SimulatorState) -> None:
@@ -259,30 +323,23 @@ def _metaservice_answer(state: SimulatorState, headers: Headers, the_hash: str) 
     return build_service_list_response(headers, services, request_hash=the_hash)
 
 
-async def handle(request: web.Request) -> web.StreamResponse:
-    state = request.app[STATE]
+def _current_mode(knobs: Knobs) -> str:
+    """The mode for this request; ``count`` limits how many requests a mode applies to (every mode)."""
+    if knobs.count is None:
+        return knobs.mode
+    if knobs.count <= 0:
+        return "normal"
+    knobs.count -= 1
+    return knobs.mode
+
+
+async def _transport_mode(
+    request: web.Request, state: SimulatorState, mode: str
+) -> web.StreamResponse | None:
+    """The answer of a mode that breaks the exchange itself (both routes); None for the others."""
     knobs = state.knobs
-    if request.method != "POST":
-        return _xml_response(fault_bytes(state, "invalid_http_method"))
-    data = await request.read()
-    state.request_count += 1
-    try:
-        _check_client_certificate(request, state)
-        headers, body = check_request(state, data, request.headers.get("Content-Type"))
-    except SimFault as fault:
-        return _xml_response(fault_bytes(state, fault.name, fault.detail))
-    state.received.append(headers.id)
-    mode = knobs.mode
-    if knobs.count is not None:
-        if knobs.count <= 0:
-            mode = "normal"
-        else:
-            knobs.count -= 1
-    if knobs.latency_seconds:
-        await asyncio.sleep(knobs.latency_seconds)
-    the_hash = request_hash(data)
     if mode == "fault":
-        return _xml_response(fault_bytes(state, knobs.fault))
+        return _xml_response(fault_bytes(state, knobs.fault), 500 if state.route == "direct" else 200)
     if mode == "reset_before_response":
         if request.transport is not None:
             request.transport.abort()
@@ -307,24 +364,157 @@ async def handle(request: web.Request) -> web.StreamResponse:
         return _xml_response(b"<?xml version='1.0'?><a>" + b"x" * knobs.oversized_bytes + b"</a>")
     if mode == "huge_body":
         return await _huge_body(request, knobs)
+    return None
+
+
+_SOAP_PARSER = etree.XMLParser(
+    resolve_entities=False,
+    no_network=True,
+    load_dtd=False,
+    huge_tree=False,
+    remove_comments=True,
+    remove_pis=True,
+)
+
+
+def _direct_fault(code: str, text: str) -> web.Response:
+    # SOAP 1.1 services answer faults with HTTP 500.
+    return _xml_response(build_fault(code, text), 500)
+
+
+class DirectFault(Exception):
+    """A request the direct service refuses with a SOAP fault (HTTP 500)."""
+
+
+def read_direct_request(
+    data: bytes, content_type: str | None, action: str | None
+) -> tuple[str, str, dict[str, str]]:
+    """What DVV's direct service checks: SOAP 1.1, a known operation element, SOAPAction naming it.
+
+    Returns (operation, element, fields); raises :class:`DirectFault` with the fault text."""
+    if not (content_type or "").lower().startswith("text/xml"):
+        raise DirectFault("Invalid content type")
+    try:
+        root = etree.fromstring(data, _SOAP_PARSER)
+    except (etree.XMLSyntaxError, ValueError):
+        raise DirectFault("Malformed SOAP message") from None
+    body = root.find(f"{{{SOAP_ENV}}}Body") if root.tag == f"{{{SOAP_ENV}}}Envelope" else None
+    operation_element = body[0] if body is not None and len(body) == 1 else None
+    if operation_element is None or etree.QName(operation_element).namespace != TEMPURI:
+        raise DirectFault("Malformed SOAP message")
+    element = etree.QName(operation_element).localname
+    operation = OPERATION_OF_ELEMENT.get(element)
+    if operation is None:
+        raise DirectFault("Unknown operation")
+    if action != f'"{TEMPURI}{element}"':
+        raise DirectFault("SOAPAction does not match the operation")
+    fields = {
+        etree.QName(c).localname: (c.text or "").strip() for c in operation_element if isinstance(c.tag, str)
+    }
+    return operation, element, fields
+
+
+def direct_answer(
+    state: SimulatorState, operation: str, element: str, fields: dict[str, str], mode: str
+) -> bytes:
+    """The direct service's answer bytes: ``<element>Response/<element>Result`` holding VTJ's document."""
+    try:
+        wrapper = operation_answer(state, operation, fields, mode)
+    except SimFault:
+        raise DirectFault("Unknown operation") from None
+    envelope = etree.Element(f"{{{SOAP_ENV}}}Envelope", nsmap={"soap": SOAP_ENV})
+    soap_body = etree.SubElement(envelope, f"{{{SOAP_ENV}}}Body")
+    answer = etree.SubElement(soap_body, f"{{{TEMPURI}}}{element}Response", nsmap={None: TEMPURI})  # type: ignore[dict-item]
+    result = etree.SubElement(answer, f"{{{TEMPURI}}}{element}Result")
+    response = next((c for c in wrapper if etree.QName(c).localname == "response"), None)
+    for document in list(response) if response is not None else []:
+        result.append(document)
+    out = etree.tostring(envelope, encoding="UTF-8", xml_declaration=True)
+    if mode in ("billion_laughs", "external_entity", "deep_nesting"):
+        out = _hostile(out, mode, state.knobs)
+    return out
+
+
+async def handle_direct(request: web.Request) -> web.StreamResponse:
+    """DVV's direct service (SoSo flavour): SOAP 1.1, no X-Road header, flat operation elements."""
+    state = request.app[STATE]
+    if request.method != "POST":
+        return _direct_fault("soap:Client", "Must use POST request")
+    data = await request.read()
+    state.request_count += 1
+    if state.client_cert_fingerprints is not None:
+        try:
+            _check_client_certificate(request, state)
+        except SimFault:
+            return _direct_fault("soap:Client", "Client certificate not accepted")
+    try:
+        operation, element, fields = read_direct_request(
+            data, request.headers.get("Content-Type"), request.headers.get("SOAPAction")
+        )
+    except DirectFault as fault:
+        return _direct_fault("soap:Client", str(fault))
+    state.received_operations.append(element)
+    mode = _current_mode(state.knobs)
+    if state.knobs.latency_seconds:
+        await asyncio.sleep(state.knobs.latency_seconds)
+    shaped = await _transport_mode(request, state, mode)
+    if shaped is not None:
+        return shaped
+    try:
+        return _xml_response(direct_answer(state, operation, element, fields, mode))
+    except DirectFault as fault:
+        return _direct_fault("soap:Client", str(fault))
+
+
+def xroad_answer(
+    state: SimulatorState, headers: Headers, body: etree._Element, data: bytes, mode: str
+) -> bytes:
+    """The provider's answer, as the security server delivers it, to a request that passed the checks."""
+    the_hash = request_hash(data)
     meta = _metaservice_answer(state, headers, the_hash)
     if meta is not None:
-        return _xml_response(meta)
-    if headers.service != state.service:
-        return _xml_response(fault_bytes(state, "unknown_service"))
+        return meta
+    if headers.service not in state.services:
+        return fault_bytes(state, "unknown_service")
     answer_headers = headers
     if mode == "wrong_message_id":
         answer_headers = replace(headers, id=headers.id + "-other")
     if mode == "wrong_request_hash":
         the_hash = request_hash(data + b" ")
+    try:
+        answer_body = vtj_answer(state, body, mode)
+    except SimFault as fault:
+        return fault_bytes(state, fault.name, fault.detail)
     answer = build_response(
         answer_headers,
-        vtj_answer(state, body),
+        answer_body,
         request_hash=None if mode == "missing_request_hash" else the_hash,
     )
     if mode in ("billion_laughs", "external_entity", "deep_nesting"):
-        answer = _hostile(answer, mode, knobs)
-    return _xml_response(answer)
+        answer = _hostile(answer, mode, state.knobs)
+    return answer
+
+
+async def handle(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE]
+    knobs = state.knobs
+    if request.method != "POST":
+        return _xml_response(fault_bytes(state, "invalid_http_method"))
+    data = await request.read()
+    state.request_count += 1
+    try:
+        _check_client_certificate(request, state)
+        headers, body = check_request(state, data, request.headers.get("Content-Type"))
+    except SimFault as fault:
+        return _xml_response(fault_bytes(state, fault.name, fault.detail))
+    state.received.append(headers.id)
+    mode = _current_mode(knobs)
+    if knobs.latency_seconds:
+        await asyncio.sleep(knobs.latency_seconds)
+    shaped = await _transport_mode(request, state, mode)
+    if shaped is not None:
+        return shaped
+    return _xml_response(xroad_answer(state, headers, body, data, mode))
 
 
 _LAUGHS = b"".join(
@@ -397,6 +587,7 @@ async def reset_handler(request: web.Request) -> web.Response:
     state = request.app[STATE]
     state.knobs = Knobs()
     state.received.clear()
+    state.received_operations.clear()
     state.request_count = 0
     return web.json_response({"reset": True})
 
@@ -410,8 +601,10 @@ def create_simulator_app(
     allowed_services: Iterable[str] | None = None,
     client_cert_fingerprints: Iterable[bytes] | None = None,
     knobs: Knobs | None = None,
+    route: str = "xroad",
 ) -> web.Application:
-    """``allowed_services`` is what ``allowedMethods`` reports (default: the VTJ service)."""
+    """``allowed_services`` is what ``allowedMethods`` reports (default: the VTJ service). ``route="direct"``
+    serves DVV's direct (SoSo) service instead of a security server."""
     vtj_service = ServiceId.parse(service)
     state = SimulatorState(
         service=vtj_service,
@@ -425,22 +618,26 @@ def create_simulator_app(
         else (vtj_service,),
         client_cert_fingerprints=frozenset(client_cert_fingerprints) if client_cert_fingerprints else None,
         knobs=knobs or Knobs(),
+        route=route,
     )
     app = web.Application(client_max_size=20 * 1024 * 1024)
     app[STATE] = state
     app.router.add_route("*", "/__simulator__/knobs", knobs_handler)
     app.router.add_get("/__simulator__/received", received_handler)
     app.router.add_post("/__simulator__/reset", reset_handler)
-    app.router.add_route("*", "/", handle)
+    app.router.add_route("*", "/", handle_direct if route == "direct" else handle)
     return app
 
 
-def simulator_ssl_context(cert_file: str, key_file: str, client_ca_file: str | None) -> ssl.SSLContext:
+def simulator_ssl_context(
+    cert_file: str, key_file: str, client_ca_file: str | None, *, require_client_cert: bool = False
+) -> ssl.SSLContext:
+    """``require_client_cert``: refuse the handshake without a certificate from ``client_ca_file`` (the direct
+    service does; the security server lets the handshake pass and answers a SOAP fault)."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.load_cert_chain(cert_file, key_file)
     if client_ca_file:
         context.load_verify_locations(cafile=client_ca_file)
-        # Like the security server: the TLS handshake succeeds, a missing certificate becomes a SOAP fault.
-        context.verify_mode = ssl.CERT_OPTIONAL
+        context.verify_mode = ssl.CERT_REQUIRED if require_client_cert else ssl.CERT_OPTIONAL
     return context

@@ -16,7 +16,23 @@ VTJ_WS_NS = "http://xml.vrk.fi/ws/vtj/vtjkysely/1"
 VTJ_SCHEMA_NS = "http://xml.vrk.fi/schema/vtjkysely"
 VTJ_HT_NS = "http://xml.vrk.fi/schema/vtj/henkilotiedot/1"
 
-PRODUCTS = ("PERUSSANOMA 1", "PERUSSANOMA 2", "PERUSSANOMA 3")
+PRODUCTS = (
+    "PERUSSANOMA 1",
+    "PERUSSANOMA 2",
+    "PERUSSANOMA 3",
+    "HUOLTAJA-HUOLLETTAVAT",
+    "HUOLLETTAVA-HUOLTAJAT",
+    "VANHEMPI -LAPSET JA HUOLLETTAVAT",
+    "PERUSLT1",
+)
+# Relation products -> the relation blocks they carry (as in DVV's per-product schemas).
+RELATION_PRODUCTS: dict[str, tuple[str, ...]] = {
+    "HUOLTAJA-HUOLLETTAVAT": ("Huollettava",),
+    "HUOLLETTAVA-HUOLTAJAT": ("Huoltaja",),
+    "VANHEMPI -LAPSET JA HUOLLETTAVAT": ("Huollettava", "Lapsi"),
+}
+# A tailored product: carries blocks no typed field of the service maps (they travel as person.extra).
+TAILORED_PRODUCT = "PERUSLT1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +51,11 @@ class SimPerson:
     return_code: str = "0000"
     new_hetu: str = ""
     hetu_active: bool = True
+    satu: str = ""  # electronic service identifier (SahkoinenAsiointitunnus)
+    birth_date: str = ""  # yyyymmdd
+    guardians: tuple[str, ...] = ()  # hetus of Huoltaja
+    dependants: tuple[str, ...] = ()  # hetus of Huollettava
+    children: tuple[str, ...] = ()  # hetus of Lapsi
 
 
 _HELSINKI = ("091", "Helsinki", "Helsingfors")
@@ -52,6 +73,10 @@ PERSONS: dict[str, SimPerson] = {
             "00100",
             "HELSINKI",
             municipality=_HELSINKI,
+            satu="99999952L",
+            birth_date="19800201",
+            dependants=("311211A9527",),
+            children=("311211A9527",),
         ),
         SimPerson(
             "010594Y9032",
@@ -63,6 +88,8 @@ PERSONS: dict[str, SimPerson] = {
             "ESPOO",
             language="sv",
             municipality=_ESPOO,
+            birth_date="19940501",
+            dependants=("311211A9527",),
         ),
         SimPerson(
             "260991-999R",
@@ -117,6 +144,9 @@ PERSONS: dict[str, SimPerson] = {
             "ESPOO",
             return_code="0018",
             municipality=_ESPOO,
+            satu="99999927Y",
+            birth_date="20111231",
+            guardians=("010280-952L", "010594Y9032"),
         ),
     )
 }
@@ -140,16 +170,41 @@ def _el(parent: etree._Element, tag: str, text: str | None = None, **attrs: str)
     return element
 
 
+ECHOED = (
+    "SoSoNimi",
+    "Kayttajatunnus",
+    "Salasana",
+    "Loppukayttaja",
+    "Henkilotunnus",
+    "SahkoinenAsiointitunnus",
+    "Rakennustunnus",
+    "Huoneistotunnus",
+    "Kiinteistotunnus",
+    "HakuXml",
+)
+
+
 def _echo(wrapper: etree._Element, request: dict[str, str]) -> None:
+    """The request echo, password blanked: the common fields, then the query's own (Henkilotunnus if none)."""
     echo = _el(wrapper, f"{{{VTJ_WS_NS}}}request")
-    for name in ("SoSoNimi", "Kayttajatunnus", "Salasana", "Loppukayttaja", "Henkilotunnus"):
+    own = [name for name in ECHOED[4:] if name in request] or ["Henkilotunnus"]
+    for name in (*ECHOED[:4], *own):
         _el(echo, f"{{{VTJ_WS_NS}}}{name}", "" if name == "Salasana" else request.get(name, ""))
 
 
-def not_found_body(request: dict[str, str]) -> etree._Element:
-    wrapper = etree.Element(f"{{{VTJ_WS_NS}}}HenkilonTunnusKyselyResponse", nsmap={None: VTJ_WS_NS})  # type: ignore[dict-item]
+def response_wrapper(operation: str, request: dict[str, str]) -> tuple[etree._Element, etree._Element]:
+    """``<operation>Response`` with the request echo, and its empty ``response`` element."""
+    wrapper = etree.Element(f"{{{VTJ_WS_NS}}}{operation}Response", nsmap={None: VTJ_WS_NS})  # type: ignore[dict-item]
     _echo(wrapper, request)
-    response = _el(wrapper, f"{{{VTJ_WS_NS}}}response")
+    return wrapper, _el(wrapper, f"{{{VTJ_WS_NS}}}response")
+
+
+def person_by_satu(satu: str) -> SimPerson | None:
+    return next((p for p in PERSONS.values() if p.satu and p.satu == satu), None)
+
+
+def not_found_body(request: dict[str, str]) -> etree._Element:
+    wrapper, response = response_wrapper("HenkilonTunnusKysely", request)
     _el(response, f"{{{VTJ_WS_NS}}}faultCode", "0001")
     _el(response, f"{{{VTJ_WS_NS}}}faultString", "Hakuperusteella ei löydy tietoja vtj:stä")
     return wrapper
@@ -159,12 +214,24 @@ def person_body(
     request: dict[str, str], person: SimPerson | None, product: str, return_code: str | None = None
 ) -> etree._Element:
     """A ``HenkilonTunnusKyselyResponse`` with a ``VTJHenkiloVastaussanoma``; no Henkilo when ``person`` is None."""
-    wrapper = etree.Element(f"{{{VTJ_WS_NS}}}HenkilonTunnusKyselyResponse", nsmap={None: VTJ_WS_NS})  # type: ignore[dict-item]
-    _echo(wrapper, request)
-    response = _el(wrapper, f"{{{VTJ_WS_NS}}}response")
+    wrapper, response = response_wrapper("HenkilonTunnusKysely", request)
+    person_message(response, request, person, product, return_code)
+    return wrapper
+
+
+def person_message(
+    parent: etree._Element,
+    request: dict[str, str],
+    persons: SimPerson | list[SimPerson] | None,
+    product: str,
+    return_code: str | None = None,
+) -> etree._Element:
+    """A ``VTJHenkiloVastaussanoma`` under ``parent``: one person (a query), a list (a search) or none."""
+    person = persons if isinstance(persons, SimPerson) else None
+    many = persons if isinstance(persons, list) else None
     s = VTJ_SCHEMA_NS
     message = etree.SubElement(
-        response,
+        parent,
         f"{{{s}}}VTJHenkiloVastaussanoma",
         {
             "sanomatunnus": product,
@@ -176,17 +243,23 @@ def person_body(
     info = _el(message, f"{{{s}}}Asiakasinfo")
     for name in ("InfoS", "InfoR", "InfoE"):
         _el(info, f"{{{s}}}{name}", datetime.now(UTC).strftime("%d.%m.%Y %H:%M"))
-    code = return_code or (person.return_code if person else "0000")
+    code = return_code or (person.return_code if person else ("0000" if many else "0001"))
     _el(message, f"{{{s}}}Paluukoodi", RETURN_TEXTS.get(code, ""), koodi=code)
     criteria = _el(message, f"{{{s}}}Hakuperusteet")
-    _el(
-        criteria,
-        f"{{{s}}}Henkilotunnus",
-        request.get("Henkilotunnus", ""),
-        hakuperustePaluukoodi="2" if code == "0002" else ("1" if person else "0"),
-    )
+    key = "SahkoinenAsiointitunnus" if "SahkoinenAsiointitunnus" in request else "Henkilotunnus"
+    if many is None:
+        _el(
+            criteria,
+            f"{{{s}}}{key}",
+            request.get(key, ""),
+            hakuperustePaluukoodi="2" if code == "0002" else ("1" if person else "0"),
+        )
+    if many is not None:
+        for found in many:
+            _henkilo(message, found, product)
+        return message
     if person is None:
-        return wrapper
+        return message
     passive = None
     if code == "0002" and person.new_hetu:
         # The passivated identifier answers with the person's new, active one, listed beside the passive one
@@ -194,7 +267,7 @@ def person_body(
         passive = person.hetu
         person = PERSONS.get(person.new_hetu, person)
     _henkilo(message, person, product, passive)
-    return wrapper
+    return message
 
 
 def _henkilo(message: etree._Element, p: SimPerson, product: str, passive_hetu: str | None = None) -> None:
@@ -243,3 +316,23 @@ def _henkilo(message: etree._Element, p: SimPerson, product: str, passive_hetu: 
     sex = _el(h, f"{{{s}}}Sukupuoli")
     number = int(p.hetu[7:10])
     _el(sex, f"{{{s}}}Sukupuolikoodi", "1" if number % 2 else "2")
+    if product.upper() == TAILORED_PRODUCT:
+        # Blocks of a tailored product that no typed field maps: the dwelling and a foreign postal address.
+        _el(
+            _el(h, f"{{{s}}}VakinainenAsuinpaikka"),
+            f"{{{s}}}Asuinpaikantunnus",
+            "90000130991H045" if p.street else "",
+        )
+        foreign = _el(h, f"{{{s}}}UlkomainenPostiosoite")
+        _el(foreign, f"{{{s}}}UlkomainenLahiosoite")
+        _el(foreign, f"{{{s}}}Valtiokoodi3")
+        _el(h, f"{{{s}}}Edunvalvonta", "0", tyyppi="ei")
+    for block in RELATION_PRODUCTS.get(product.upper(), ()):
+        hetus = {"Huoltaja": p.guardians, "Huollettava": p.dependants, "Lapsi": p.children}[block]
+        for hetu in hetus:
+            relative = PERSONS[hetu]
+            r = _el(h, f"{{{s}}}{block}")
+            _el(r, f"{{{s}}}Henkilotunnus", relative.hetu)
+            _el(r, f"{{{s}}}Syntymaaika", relative.birth_date)
+            _el(_el(r, f"{{{s}}}NykyinenSukunimi"), f"{{{s}}}Sukunimi", relative.last_name)
+            _el(_el(r, f"{{{s}}}NykyisetEtunimet"), f"{{{s}}}Etunimet", relative.first_names)

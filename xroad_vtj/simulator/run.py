@@ -7,6 +7,7 @@ import signal
 
 from aiohttp import web
 
+from xroad_vtj.errors import ConfigError
 from xroad_vtj.simulator.app import Knobs, create_simulator_app, simulator_ssl_context
 
 
@@ -40,17 +41,26 @@ async def run_simulator(
     client_ca: str | None = None,
     vtj_username: str = "demo-user",
     vtj_password: str = "demo-password",  # noqa: S107 - the simulator's published test credential
+    route: str = "xroad",
 ) -> None:
+    if route == "direct" and not (tls_cert and tls_key):
+        # DVV's direct service is HTTPS only, and so is the client's configuration for it.
+        raise ConfigError("the direct route needs --tls-cert and --tls-key")
     app = create_simulator_app(
         username=vtj_username,
         password=vtj_password,
         knobs=Knobs(latency_seconds=latency, fault_style=fault_style),
+        route=route,
     )
-    context = simulator_ssl_context(tls_cert, tls_key, client_ca) if tls_cert and tls_key else None
+    context = (
+        simulator_ssl_context(tls_cert, tls_key, client_ca, require_client_cert=route == "direct")
+        if tls_cert and tls_key
+        else None
+    )
     simulator = RunningSimulator(app)
     await simulator.start(host, port, context)
     scheme = "https" if context else "http"
-    print(f"simulator listening on {scheme}://{host}:{simulator.port}/", flush=True)
+    print(f"simulator listening on {scheme}://{host}:{simulator.port}/ ({route} route)", flush=True)
     # Any other pair is answered as VTJ does (return code 0004 / 0003, upstream_rejected): say which it wants.
     print(
         f"simulator accepts the VTJ credentials vtj.username {vtj_username!r} and password {vtj_password!r}",

@@ -27,11 +27,17 @@ def _same(hetu: str) -> str:
     return hetu.strip().upper()
 
 
-def check_subject(result: VtjResult, asked: str) -> None:
-    """Raise :class:`InconsistentResponse` unless ``result`` is about the person ``asked``."""
+def check_subject(result: VtjResult, asked: str | None) -> None:
+    """Raise :class:`InconsistentResponse` unless ``result`` is about the person ``asked``.
+
+    ``asked`` is None when the person was asked by another identifier than a hetu (a SATU): then only the
+    first rule applies, and the caller checks the echoed identifier itself.
+    """
     person = result.person
     if result.outcome is Outcome.FOUND and (person is None or not result.person_hetus):
         raise InconsistentResponse("VTJ answered found without naming the person", field="Henkilo")
+    if asked is None:
+        return
     if person is None or result.outcome not in (Outcome.FOUND, Outcome.DECEASED, Outcome.PASSIVATED):
         return
     want = _same(asked)

@@ -193,7 +193,7 @@ Secrets are never inlined: every secret key points to a file in a mounted secret
 {{- $_ := set $caller "token_sha256_file" (printf "%s/callers/%s" $sec $raw.name) }}
 {{- end }}
 {{- /* Only the keys given: a key left out keeps the service's default; a null quota switches it off. */}}
-{{- range $key := list "cert_subject" "cert_fingerprint_sha256" "reveal_protected_addresses" "purpose_pattern" "end_user_pattern" "quotas" }}
+{{- range $key := list "cert_subject" "cert_fingerprint_sha256" "reveal_protected_addresses" "purpose_pattern" "end_user_pattern" "non_unique_search" "quotas" }}
 {{- if hasKey $raw $key }}
 {{- $_ := set $caller $key (deepCopy (get $raw $key)) }}
 {{- end }}

@@ -1,0 +1,176 @@
+"""Request bodies of every operation (byte fixtures) and the generic answers of buildings, properties, searches."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from xroad_vtj.errors import InvalidRequest, InvalidUpstreamResponse, UpstreamRejected
+from xroad_vtj.vtj import Outcome
+from xroad_vtj.vtj.operations import (
+    BUILDING_QUERY,
+    BUILDING_SEARCH,
+    PERSON_QUERY,
+    PERSON_SEARCH,
+    PROPERTY_QUERY,
+    PROPERTY_SEARCH,
+    SCHEMA_QUERY,
+    build_operation_body,
+    build_schema_body,
+    parse_generic_response,
+    parse_schema_response,
+    withhold_protected_persons,
+)
+from xroad_vtj.xroad import ClientId, Headers, ServiceId, build_request
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "vtj" / "operations"
+PARSER = etree.XMLParser(resolve_entities=False, no_network=True)
+CLIENT = ClientId.parse("FI-TEST/MUN/0101263-6/caseapp")
+SERVICE = ServiceId.parse("FI-TEST/GOV/0245437-2/VTJkysely/HenkilonTunnusKysely/v1")
+MESSAGE_ID = "4d1d6c55-5a4d-4b0e-9b43-6a0c0d8b4a11"
+
+REQUESTS = {
+    "person-by-satu": (PERSON_QUERY, [("SahkoinenAsiointitunnus", "99999952L")]),
+    "building-query": (BUILDING_QUERY, [("Rakennustunnus", "100012345A"), ("Huoneistotunnus", "A 2")]),
+    "property-query": (PROPERTY_QUERY, [("Kiinteistotunnus", "09140300010005")]),
+    "person-search": (
+        PERSON_SEARCH,
+        [("HakuXml", '<Haku><Sukunimi>Testinen</Sukunimi><Note a="&amp;"/></Haku>')],
+    ),
+    "building-search": (BUILDING_SEARCH, [("HakuXml", "<Haku><Lahiosoite>Testikatu 1</Lahiosoite></Haku>")]),
+    "property-search": (PROPERTY_SEARCH, [("HakuXml", "<Haku><Nimi>Testitontti</Nimi></Haku>")]),
+}
+
+
+def body(operation: str, fields: list[tuple[str, str]], **changes: str) -> etree._Element:
+    args = {
+        "product": "PERUSSANOMA 1",
+        "username": "demo-user",
+        "password": "demo-password",
+        "end_user": "tester@example.fi",
+        **changes,
+    }
+    return build_operation_body(operation, fields=fields, **args)
+
+
+@pytest.mark.parametrize("name", sorted(REQUESTS))
+def test_every_operation_is_sent_as_its_byte_fixture(name: str) -> None:
+    operation, fields = REQUESTS[name]
+    headers = Headers(
+        CLIENT, SERVICE.with_code(operation, "v1"), MESSAGE_ID, "tester@example.fi", "CASE-2026-1"
+    )
+    assert build_request(headers, body(operation, fields)) == (FIXTURES / f"request-{name}.xml").read_bytes()
+
+
+def test_the_schema_request_carries_product_and_kind_only() -> None:
+    headers = Headers(CLIENT, SERVICE.with_code(SCHEMA_QUERY, "v1"), MESSAGE_ID, "xroad-vtj")
+    sent = build_request(headers, build_schema_body("PERUSSANOMA 3", 1))
+    assert sent == (FIXTURES / "request-schema.xml").read_bytes()
+    assert b"Salasana" not in sent
+
+
+def test_criteria_travel_as_escaped_text_and_read_back_unchanged() -> None:
+    criteria = '<Haku><Sukunimi>Testinen</Sukunimi><Note a="&amp;"/></Haku>'
+    element = body(PERSON_SEARCH, [("HakuXml", criteria)])
+    assert b"<Haku>" not in etree.tostring(element)
+    assert element[0][-1].text == criteria
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"product": " "}, "SoSoNimi"),
+        ({"username": ""}, "Kayttajatunnus"),
+        ({"password": ""}, "Salasana"),
+        ({"end_user": "x" * 51}, "Loppukayttaja"),
+        ({"end_user": "bad\x01"}, "Loppukayttaja"),
+    ],
+)
+def test_a_bad_common_field_is_refused_naming_the_field(changes: dict[str, str], field: str) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        body(BUILDING_QUERY, [("Rakennustunnus", "100012345A")], **changes)
+    assert field in caught.value.detail
+
+
+def test_fields_out_of_schema_order_or_foreign_to_the_operation_are_a_programming_error() -> None:
+    with pytest.raises(ValueError):
+        body(BUILDING_QUERY, [("Huoneistotunnus", "A 2"), ("Rakennustunnus", "100012345A")])
+    with pytest.raises(ValueError):
+        body(PROPERTY_QUERY, [("Henkilotunnus", "010280-952L")])
+
+
+# --- answers ---------------------------------------------------------------------------------------------------
+
+
+def wrapper(name: str) -> etree._Element:
+    envelope = etree.fromstring((FIXTURES / name).read_bytes(), PARSER)
+    (soap_body,) = [c for c in envelope if etree.QName(c).localname == "Body"]
+    return next(c for c in soap_body if isinstance(c.tag, str))
+
+
+def test_a_found_building_is_its_response_content_as_generic_json() -> None:
+    result = parse_generic_response(wrapper("building-found.xml"), BUILDING_QUERY)
+    assert (result.outcome, result.return_code, result.fault_code) == (Outcome.FOUND, "0000", None)
+    assert result.product == "PERUSSANOMA 1"
+    assert result.data == {
+        "VTJRakennusVastaussanoma": {
+            "@sanomatunnus": "PERUSSANOMA 1",
+            "@tietojenPoimintaaika": "20261201101500",
+            "Paluukoodi": {"@koodi": "0000", "#text": "Haku onnistui"},
+            "Rakennus": {
+                "Rakennustunnus": "100012345A",
+                "Osoite": {"Lahiosoite": "Testikatu 1", "Postinumero": "00100"},
+                "PintaAla": {"@yksikko": "m2", "#text": "1250"},
+                "Huoneisto": [{"Huoneistotunnus": "A 1"}, {"Huoneistotunnus": "A 2"}],
+                "Valmistumispvm": "19650101",
+            },
+        }
+    }
+    assert "Testikatu" not in repr(result)
+
+
+def test_a_building_not_found_arrives_as_body_faultcode_0001_without_data() -> None:
+    result = parse_generic_response(wrapper("building-not-found-0001.xml"), BUILDING_QUERY)
+    assert (result.outcome, result.fault_code, result.data) == (Outcome.NOT_FOUND, "0001", None)
+
+
+def test_a_property_is_read_whatever_the_order_of_request_and_response() -> None:
+    result = parse_generic_response(wrapper("property-found.xml"), PROPERTY_QUERY)
+    assert result.outcome is Outcome.FOUND
+    assert result.data is not None
+    assert result.data["VTJKiinteistoVastaussanoma"]["Kiinteisto"]["Kiinteistotunnus"] == "09140300010005"
+
+
+def test_a_refusal_code_is_upstream_rejected_and_carries_no_data() -> None:
+    result = parse_generic_response(wrapper("property-unknown-product-1901.xml"), PROPERTY_QUERY)
+    assert (result.outcome, result.return_code, result.data) == (Outcome.UPSTREAM_REJECTED, "-1901", None)
+
+
+def test_an_empty_response_or_another_operations_answer_is_invalid() -> None:
+    with pytest.raises(InvalidUpstreamResponse):
+        parse_generic_response(wrapper("property-empty-response.xml"), PROPERTY_QUERY)
+    with pytest.raises(InvalidUpstreamResponse):
+        parse_generic_response(wrapper("property-found.xml"), BUILDING_QUERY)
+
+
+def test_persons_under_turvakielto_found_by_criteria_keep_only_who_they_are() -> None:
+    found = wrapper("person-search-found.xml")
+    assert withhold_protected_persons(found) is True
+    data = parse_generic_response(found, PERSON_SEARCH).data
+    assert data is not None
+    open_person, protected = data["VTJHenkiloVastaussanoma"]["Henkilo"]
+    assert open_person["VakinainenKotimainenLahiosoite"] == {"LahiosoiteS": "Testikatu 1 A 2"}
+    assert set(protected) == {"Henkilotunnus", "NykyinenSukunimi", "Turvakielto"}
+    assert withhold_protected_persons(wrapper("building-found.xml")) is False
+
+
+def test_the_schema_answer_is_the_schema_document_and_a_fault_is_a_refusal() -> None:
+    document = parse_schema_response(wrapper("schema.xml"))
+    schema = etree.fromstring(document)
+    assert etree.QName(schema).localname == "schema"
+    assert schema.get("targetNamespace") == "http://xml.vrk.fi/schema/vtjkysely"
+    with pytest.raises(UpstreamRejected) as caught:
+        parse_schema_response(wrapper("schema-unknown-product.xml"))
+    assert caught.value.extra["return_code"] == "-1901"
