@@ -113,7 +113,9 @@ class RouteProbe:
 
     @property
     def enabled(self) -> bool:
-        return self.interval > 0
+        # allowedMethods is an X-Road metaservice: DVV's direct route has no security server to ask, and a probe
+        # there would only ever report the route down.
+        return self.interval > 0 and self.config.vtj.route == "xroad"
 
     async def probe_once(self) -> ProbeResult:
         result: ProbeResult = await self._prober(self.config, self.transport)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import trustme
 
-from tests.conftest import TOKEN, Running, ServiceFactory, Sim, base_config, sha
+from tests.conftest import OPERATOR_TOKEN, TOKEN, Running, ServiceFactory, Sim, base_config, sha
 from tests.policy.helpers import assert_schema
 from xroad_vtj.config import parse_config
 from xroad_vtj.errors import ConfigError
@@ -339,3 +339,21 @@ async def test_hostile_or_broken_direct_answers_are_refused_and_recorded(
     assert (status, problem["code"]) == (502, code)
     (row,) = await direct.service.store.search(subject="010280-952L")
     assert (row["route"], row["outcome"]) == ("direct", code)
+
+
+async def test_the_route_probe_stays_off_on_the_direct_route(
+    direct_simulator: Sim, tls_files: dict[str, Path], start_service: ServiceFactory, tmp_path: Path
+) -> None:
+    # allowedMethods is an X-Road metaservice: on the direct route it would only ever report the route down.
+    raw = direct_config(tmp_path, direct_simulator, tls_files)
+    raw["xroad"]["route_probe_seconds"] = 5
+    running = await start_service(raw)
+    status, body = await running.get("/v1/diagnostics", OPERATOR_TOKEN)
+    assert status == 200
+    assert body["route"] == "direct"
+    assert body["route_probe"]["enabled"] is False and body["route_probe"]["last"] is None
+    async with running.session.get(f"http://127.0.0.1:{running.service.metrics_port}/metrics") as r:
+        assert "xroad_vtj_route_" not in await r.text()
+    status, _ = await post(running, "/v1/person-queries", {"hetu": "010280-952L"})
+    assert status == 200
+    assert direct_simulator.state.received_operations == ["TeeHenkilonTunnusKysely"]
