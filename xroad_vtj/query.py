@@ -250,11 +250,8 @@ def _generic_categories(operation: str, data: dict[str, Any] | None) -> tuple[st
 def read_generic(wrapper: etree._Element, query: VtjQuery, caller: CallerConfig) -> Reading:
     withheld: tuple[str, ...] = ()
     # Persons found by criteria come as generic content: a person under turvakielto keeps only who they are.
-    if (
-        query.operation == PERSON_SEARCH
-        and not caller.reveal_protected_addresses
-        and withhold_protected_persons(wrapper)
-    ):
+    # Any other generic answer that carries a Henkilo (e.g. a building's residents) is treated alike.
+    if not caller.reveal_protected_addresses and withhold_protected_persons(wrapper):
         withheld = ("protected_person_details",)
     result = parse_generic_response(wrapper, query.operation)
     return Reading(

@@ -166,6 +166,66 @@ def test_persons_under_turvakielto_found_by_criteria_keep_only_who_they_are() ->
     assert withhold_protected_persons(wrapper("building-found.xml")) is False
 
 
+@pytest.mark.parametrize(
+    "flag",
+    [
+        "<TurvakieltoTieto>2</TurvakieltoTieto>",
+        "<TurvakieltoTieto><x>1</x></TurvakieltoTieto>",
+        "<TurvakieltoTieto>0</TurvakieltoTieto><TurvakieltoTieto>1</TurvakieltoTieto>",
+        "<TurvakieltoTieto>kyllä</TurvakieltoTieto>",
+    ],
+    ids=["unknown-code", "child-element", "second-flag", "text"],
+)
+def test_a_turvakielto_flag_that_cannot_be_read_withholds_as_the_person_query_does(flag: str) -> None:
+    # Read fail-closed, by the same rule as the person query (vtj/response.py): unreadable means protected.
+    found = wrapper("person-search-found.xml")
+    (first, _) = found.iter("{*}Henkilo")
+    (block,) = [b for b in first if etree.QName(b).localname == "Turvakielto"]
+    block.clear()
+    for child in etree.fromstring(f"<r>{flag}</r>"):
+        block.append(child)
+    assert withhold_protected_persons(found) is True
+    kept = {etree.QName(b).localname for b in first}
+    assert "VakinainenKotimainenLahiosoite" not in kept and "Henkilotunnus" in kept
+
+
+def test_a_protected_henkilo_in_any_generic_answer_is_withheld() -> None:
+    # A building answer that carries a resident under turvakielto keeps only who the resident is.
+    answer = building_with_protected_resident()
+    (resident,) = answer.iter("{*}Henkilo")
+    assert withhold_protected_persons(answer) is True
+    assert [etree.QName(b).localname for b in resident] == ["Henkilotunnus", "Turvakielto"]
+
+
+def building_with_protected_resident() -> etree._Element:
+    answer = wrapper("building-found.xml")
+    (building,) = answer.iter("{*}Rakennus")
+    ns = etree.QName(building).namespace
+    resident = etree.SubElement(building, f"{{{ns}}}Henkilo")
+    for name, text in (("Henkilotunnus", "260991-999R"), ("Puhelin", "0401234567")):
+        etree.SubElement(resident, f"{{{ns}}}{name}").text = text
+    etree.SubElement(
+        etree.SubElement(resident, f"{{{ns}}}Turvakielto"), f"{{{ns}}}TurvakieltoTieto"
+    ).text = "1"
+    return answer
+
+
+def test_the_pipeline_withholds_a_protected_resident_of_a_building_unless_the_caller_may_see_it() -> None:
+    from xroad_vtj.config import CallerConfig
+    from xroad_vtj.query import VtjQuery, read_generic
+
+    query = VtjQuery.building(
+        building_id="100012345A", apartment_id=None, product="PERUSSANOMA 1", end_user="t", purpose="p"
+    )
+    hidden = read_generic(building_with_protected_resident(), query, CallerConfig(name="c"))
+    assert hidden.withheld == ("protected_person_details",)
+    assert "0401234567" not in str(hidden.data)
+    shown = read_generic(
+        building_with_protected_resident(), query, CallerConfig(name="c", reveal_protected_addresses=True)
+    )
+    assert shown.withheld == () and "0401234567" in str(shown.data)
+
+
 def test_the_schema_answer_is_the_schema_document_and_a_fault_is_a_refusal() -> None:
     document = parse_schema_response(wrapper("schema.xml"))
     schema = etree.fromstring(document)

@@ -34,6 +34,7 @@ from xroad_vtj.errors import InvalidRequest, InvalidUpstreamResponse, UpstreamRe
 from xroad_vtj.vtj.codes import BODY_FAULT_NOT_FOUND, Outcome, normalise_code, outcome_for
 from xroad_vtj.vtj.generic import content_json
 from xroad_vtj.vtj.request import END_USER_MAX_LENGTH, VTJ_NS
+from xroad_vtj.vtj.response import henkilo_protected
 
 __all__ = [
     "BUILDING_QUERY",
@@ -265,18 +266,14 @@ _KEPT_UNDER_TURVAKIELTO = frozenset(
 
 
 def withhold_protected_persons(wrapper: etree._Element) -> bool:
-    """Strip every ``Henkilo`` under turvakielto (``Turvakielto/TurvakieltoTieto`` = 1) in the answer down to
+    """Strip every ``Henkilo`` under turvakielto (read fail-closed) in the answer down to
     :data:`_KEPT_UNDER_TURVAKIELTO`, in place; True when any was stripped. Unknown blocks may hold contact
     data, so everything not named is removed (fail closed)."""
     withheld = False
     for henkilo in wrapper.iter("{*}Henkilo"):
-        protected = any(
-            _local(flag.tag) == "TurvakieltoTieto" and (flag.text or "").strip() == "1"
-            for block in henkilo.iterchildren(etree.Element)
-            if _local(block.tag) == "Turvakielto"
-            for flag in block.iterchildren(etree.Element)
-        )
-        if not protected:
+        # Fail-closed, as for the person query: any TurvakieltoTieto anywhere in Henkilo that says 1 or cannot
+        # be read as exactly 0, 1 or empty.
+        if not henkilo_protected(henkilo):
             continue
         for block in list(henkilo.iterchildren(etree.Element)):
             if _local(block.tag) not in _KEPT_UNDER_TURVAKIELTO:

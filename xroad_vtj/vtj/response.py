@@ -71,6 +71,7 @@ __all__ = [
     "Outcome",
     "Person",
     "VtjResult",
+    "henkilo_protected",
     "parse_henkilon_tunnus_kysely_response",
 ]
 
@@ -495,6 +496,12 @@ def _turvakielto(henkilo: etree._Element) -> tuple[bool, bool]:
         if text not in _TURVAKIELTO_OFF:
             protected = True
     return protected, seen
+
+
+def henkilo_protected(henkilo: etree._Element) -> bool:
+    """Is this ``Henkilo`` under turvakielto, read fail-closed (the rule of :func:`_turvakielto`)? For every
+    answer that carries persons, not only the person query's."""
+    return _turvakielto(henkilo)[0]
 
 
 def _has_text(element: etree._Element) -> bool:
