@@ -473,6 +473,65 @@ async def test_query_metrics_carry_the_operation(vtj: Running) -> None:
     )
 
 
+async def test_return_codes_and_quota_refusals_are_counted_for_every_operation(
+    simulator: Sim, start_service: ServiceFactory, tmp_path: Path
+) -> None:
+    raw = config(tmp_path, simulator)
+    raw["callers"][0]["quotas"] = {**NO_QUOTAS, "per_end_user_per_minute": 1}
+    running = await start_service(raw)
+    assert (await post(running, "/v1/building-queries", {"building_id": "100012345A"}))[0] == 200
+    status, problem = await post(running, "/v1/property-queries", {"property_id": "09140300010005"})
+    assert (status, problem["code"]) == (429, "quota_exceeded")
+    metrics = running.service.metrics.registry
+    assert metrics.get_sample_value("xroad_vtj_vtj_return_codes_total", {"return_code": "0000"}) == 1.0
+    assert (
+        metrics.get_sample_value(
+            "xroad_vtj_quota_refusals_total", {"caller": "caseapp", "quota": "per_end_user_per_minute"}
+        )
+        == 1.0
+    )
+
+
+# --- end users: one rule for every operation (issue 11 §2) ---------------------------------------------------------
+
+CYRILLIC_A = "\u0430"
+EVERY_OPERATION = [
+    ("/v1/person-queries", {"hetu": "010280-952L"}, TOKEN),
+    ("/v1/person-queries", {"satu": "99999952L"}, TOKEN),
+    ("/v1/building-queries", {"building_id": "100012345A"}, TOKEN),
+    ("/v1/property-queries", {"property_id": "09140300010005"}, TOKEN),
+    ("/v1/identification-searches", {"object": "person", "criteria_xml": CRITERIA}, SEARCH_TOKEN),
+]
+OPERATION_IDS = ["hetu", "satu", "building", "property", "search"]
+
+
+@pytest.mark.parametrize(("path", "body", "token"), EVERY_OPERATION, ids=OPERATION_IDS)
+@pytest.mark.parametrize(
+    "end_user", [f"m{CYRILLIC_A}ija", " maija", "maija\u3000"], ids=["mixed", "lead", "trail"]
+)
+async def test_every_operation_refuses_an_end_user_that_could_pass_for_another(
+    vtj: Running, simulator: Sim, path: str, body: dict[str, Any], token: str, end_user: str
+) -> None:
+    status, problem = await post(vtj, path, {**body, "end_user": end_user}, token=token)
+    assert (status, problem["code"], problem.get("field")) == (400, "invalid_request", "end_user")
+    assert simulator.received == []
+
+
+@pytest.mark.parametrize(("path", "body", "token"), EVERY_OPERATION, ids=OPERATION_IDS)
+async def test_every_operation_holds_a_caller_to_its_end_user_pattern(
+    simulator: Sim, start_service: ServiceFactory, tmp_path: Path, path: str, body: dict[str, Any], token: str
+) -> None:
+    raw = config(tmp_path, simulator)
+    for caller in raw["callers"]:
+        caller["end_user_pattern"] = "[a-z]+[.][a-z]+"
+    running = await start_service(raw)
+    status, problem = await post(running, path, {**body, "end_user": "tester@example.fi"}, token=token)
+    assert (status, problem["code"], problem.get("field")) == (400, "invalid_request", "end_user")
+    assert simulator.received == []
+    status, _ = await post(running, path, {**body, "end_user": "maija.virtanen"}, token=token)
+    assert status == 200
+
+
 # --- passivated answers -----------------------------------------------------------------------------------------------
 
 

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from xroad_vtj.errors import InconsistentResponse, InvalidUpstreamResponse
+from xroad_vtj.query import Reading
 from xroad_vtj.vtj.response import Outcome, VtjResult, parse_henkilon_tunnus_kysely_response
 from xroad_vtj.vtj.subject import check_subject
 
@@ -258,3 +259,45 @@ def test_a_mutated_answer_is_refused_or_read_about_the_asked_person_with_turvaki
     flags = _flags(root)
     if any(f not in ("0", "") for f in flags):
         assert person.non_disclosure is True
+
+
+# --- a person asked by SATU (the pipeline's one subject check, xroad_vtj.query._check_subject) --------------------
+
+
+def satu_answer(*, named: bool = True, echoed: str = "99999952L") -> etree._Element:
+    from xroad_vtj.simulator.persons import PERSONS, person_body
+
+    answer = person_body({"SahkoinenAsiointitunnus": echoed}, PERSONS["010280-952L"], "PERUSSANOMA 1")
+    if not named:
+        for element in list(answer.iter("{*}Henkilotunnus")):
+            element.getparent().remove(element)
+    return answer
+
+
+def read_satu(answer: etree._Element) -> Reading:
+    from xroad_vtj.config import CallerConfig
+    from xroad_vtj.query import VtjQuery, read_person
+
+    query = VtjQuery.person(satu="99999952L", product="PERUSSANOMA 1", end_user="t", purpose="p")
+    return read_person(answer, query, CallerConfig(name="c"))
+
+
+def test_a_person_asked_by_satu_is_read_when_the_answer_echoes_that_satu() -> None:
+    reading = read_satu(satu_answer())
+    assert reading.person is not None and reading.person["hetu"] == "010280-952L"
+
+
+def test_an_answer_echoing_another_satu_is_inconsistent() -> None:
+    with pytest.raises(InconsistentResponse):
+        read_satu(satu_answer(echoed="99999927Y"))
+
+
+def test_a_found_answer_to_a_satu_that_names_no_one_is_inconsistent() -> None:
+    # No hetu was asked, but a found answer must still say whom it is about (issue 11 §7).
+    with pytest.raises(InconsistentResponse, match="without naming"):
+        read_satu(satu_answer(named=False))
+
+
+def test_without_an_asked_hetu_only_the_found_names_someone_rule_applies() -> None:
+    result = parse(fixture("perussanoma1-found.xml"))
+    check_subject(result, None)  # whoever it names: the caller checked the echoed identifier
