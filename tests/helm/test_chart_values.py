@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from helm_python import HelmRenderError, HelmValuesError
 
-from tests.helm.chart import CHART_DIR, render, with_minimal
+from tests.helm.chart import CHART_DIR, render, service_config, with_minimal
 
 SCHEMA = json.loads((CHART_DIR / "values.schema.json").read_text())
 
@@ -197,3 +197,45 @@ def test_allowed_extra_env_and_annotations_still_pass() -> None:
 def test_readiness_tolerates_two_missed_probes_by_default() -> None:
     probe = render(with_minimal({})).container["readinessProbe"]
     assert probe["failureThreshold"] == 3
+
+
+def test_per_operation_services_and_the_schema_cache_reach_the_service(tmp_path: Path) -> None:
+    building = "FI-TEST/GOV/0245437-2/VTJkysely/RakennuksenTunnusKysely/v2"
+    rendered = render(
+        with_minimal(
+            {
+                "config": {
+                    "vtj": {
+                        "services": {"RakennuksenTunnusKysely": building},
+                        "product_schema_cache_seconds": 600,
+                    }
+                }
+            }
+        )
+    )
+    loaded = service_config(rendered, tmp_path)
+    assert str(loaded.vtj.service_for("RakennuksenTunnusKysely")) == building
+    assert loaded.vtj.product_schema_cache_seconds == 600
+
+
+@pytest.mark.parametrize(
+    "vtj",
+    [
+        {"services": {"NoSuchOperation": "FI-TEST/GOV/0245437-2/VTJkysely/NoSuchOperation"}},
+        {"services": {"RakennuksenTunnusKysely": "not a service id"}},
+        {"product_schema_cache_seconds": -1},
+        {"route": "direct"},  # needs DVV's TLS files, which the chart does not mount
+    ],
+    ids=lambda o: json.dumps(o, sort_keys=True),
+)
+def test_vtj_values_of_the_wrong_shape_are_refused(vtj: dict[str, Any]) -> None:
+    with pytest.raises(HelmValuesError):
+        render(with_minimal({"config": {"vtj": vtj}}))
+
+
+def test_the_chart_knows_every_vtj_operation_the_service_does() -> None:
+    from xroad_vtj.config import VTJ_OPERATIONS
+
+    schema = json.loads((CHART_DIR / "values.schema.json").read_text())
+    services = schema["properties"]["config"]["properties"]["vtj"]["properties"]["services"]
+    assert services["propertyNames"]["enum"] == list(VTJ_OPERATIONS)
