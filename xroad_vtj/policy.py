@@ -48,11 +48,17 @@ def ascii_lower(text: str) -> str:
     return text.translate(_ASCII_LOWER)
 
 
-def permits_product(caller: CallerConfig, product: str) -> bool:
-    """Whether the caller's data permit lists ``product``, ignoring ASCII letter case only: ``Perussanoma 1``
-    is ``PERUSSANOMA 1``, but ``PERUßANOMA 1`` (or any other Unicode case mapping) is not."""
+def permitted_product(caller: CallerConfig, product: str) -> str | None:
+    """The configured spelling of ``product`` in the caller's data permit, matched ignoring ASCII letter case
+    only (``Perussanoma 1`` is ``PERUSSANOMA 1``, but ``PERUßANOMA 1`` or any other Unicode case mapping is
+    not); None when the permit does not list it."""
     wanted = ascii_lower(product)
-    return any(ascii_lower(allowed) == wanted for allowed in caller.products)
+    return next((allowed for allowed in caller.products if ascii_lower(allowed) == wanted), None)
+
+
+def permits_product(caller: CallerConfig, product: str) -> bool:
+    """Whether the caller's data permit lists ``product`` (see :func:`permitted_product`)."""
+    return permitted_product(caller, product) is not None
 
 
 def end_user_key(end_user: str) -> str:

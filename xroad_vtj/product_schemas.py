@@ -14,7 +14,7 @@ import uuid
 from xroad_vtj.config import CallerConfig, Config
 from xroad_vtj.errors import InvalidUpstreamResponse, ProductNotAllowed, XRoadVtjError
 from xroad_vtj.logging import get_logger
-from xroad_vtj.query import permitted_product
+from xroad_vtj.policy import permitted_product
 from xroad_vtj.transport import Upstream, deadline_post
 from xroad_vtj.vtj.operations import SCHEMA_QUERY, build_schema_body, parse_schema_response
 from xroad_vtj.vtj.soso import build_soso_schema_request, parse_soso_response, soap_action

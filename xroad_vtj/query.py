@@ -44,7 +44,7 @@ from xroad_vtj.errors import (
 from xroad_vtj.fault_texts import FaultTexts
 from xroad_vtj.logging import get_logger
 from xroad_vtj.metrics import Metrics
-from xroad_vtj.policy import Policy
+from xroad_vtj.policy import Policy, permitted_product
 from xroad_vtj.recordable import recordable_text
 from xroad_vtj.refusals import RefusalLog
 from xroad_vtj.transport import Reply, Upstream, deadline_post
@@ -80,19 +80,6 @@ _MAYBE_SERVED = (UpstreamTimeout, OutcomeUnknown)
 
 # Operations whose criteria are not unique: only callers whose duties by law allow it may use them.
 NON_UNIQUE = frozenset({PERSON_SEARCH, BUILDING_SEARCH, PROPERTY_SEARCH})
-
-_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
-
-
-def ascii_fold(text: str) -> str:
-    """Case folding of ASCII letters only: ``PERUßANOMA 1`` stays apart from ``PERUSSANOMA 1``."""
-    return text.translate(_ASCII_LOWER)
-
-
-def permitted_product(caller: CallerConfig, product: str) -> str | None:
-    """The configured spelling of ``product`` in the caller's permit (ASCII case-insensitive), else None."""
-    wanted = ascii_fold(product)
-    return next((p for p in caller.products if ascii_fold(p) == wanted), None)
 
 
 @dataclass(frozen=True, slots=True, repr=False)
