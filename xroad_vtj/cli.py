@@ -23,12 +23,15 @@ def _serve(args: argparse.Namespace) -> int:
     from xroad_vtj.api.server import serve
     from xroad_vtj.config import load_config
     from xroad_vtj.logging import configure_logging, get_logger
+    from xroad_vtj.secret_warnings import deployment_warnings
 
     config = load_config(args.config)
     configure_logging(config.log_level)
     log = get_logger("xroad_vtj")
     for warning in config.warnings:
         log.warning("secret_in_config_file", detail=warning)
+    for warning in deployment_warnings(config):
+        log.warning("deployment_warning", detail=warning)
     asyncio.run(serve(config))
     return 0
 

@@ -31,7 +31,7 @@ import psycopg
 import structlog
 from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
 
-from xroad_vtj.audit import codec, retention
+from xroad_vtj.audit import codec, pg_diagnose, retention
 from xroad_vtj.audit.chain import GENESIS, iso, period_of, record_hash, utcnow
 from xroad_vtj.audit.filters import count_where, search_where
 from xroad_vtj.audit.keys import Keyring
@@ -191,7 +191,9 @@ class PostgresAuditStore(AuditStore):
             if pool is not None:
                 await pool.close()
             if isinstance(e, _DB_ERRORS):
-                raise _unavailable(e) from None
+                # a pool only says "timed out": connect once directly to name the cause
+                cause = await asyncio.to_thread(pg_diagnose.diagnose, self.dsn)
+                raise AuditUnavailable(f"audit store: {cause or pg_diagnose.explain(e)}") from None
             raise
         self._pool = pool
         self._writer = asyncio.create_task(self._write_loop(), name="audit-pg-writer")
