@@ -66,9 +66,9 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="xroad-vtj", description="Audited VTJ person queries through X-Road."
-    )
+    from xroad_vtj.audit.cli import OneLineParser
+
+    parser = OneLineParser(prog="xroad-vtj", description="Audited VTJ person queries through X-Road.")
     parser.add_argument("--version", action="version", version=f"xroad-vtj {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
