@@ -4,6 +4,7 @@ the secret itself is never printed."""
 from __future__ import annotations
 
 import io
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from tests.policy.processes import start_service_process
 from xroad_vtj.audit.signing import create_signing_identity
 from xroad_vtj.check import run_check
 from xroad_vtj.config import load_config, parse_config
+from xroad_vtj.demo import _write_demo_files
 from xroad_vtj.secret_warnings import deployment_warnings
 
 PASSWORD = "inline-vtj-password-123"
@@ -190,3 +192,10 @@ async def test_serve_logs_the_warning_at_start_and_never_a_secret(simulator: Sim
     assert '"status": 401' in log  # the refused call was logged ...
     for secret in (PASSWORD, TOKEN, wrong, sha(TOKEN), "260991-999R"):
         assert secret not in log  # ... and nothing secret or personal with it
+
+
+def test_the_demo_writes_its_password_file_for_its_owner_only(tmp_path: Path) -> None:
+    (tmp_path / "vtj-password").write_text("old\n")
+    (tmp_path / "vtj-password").chmod(0o644)  # left by an older demo
+    _write_demo_files(tmp_path, 18080)
+    assert stat.S_IMODE((tmp_path / "vtj-password").stat().st_mode) == 0o600

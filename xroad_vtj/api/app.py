@@ -212,6 +212,8 @@ async def _search(request: web.Request, params: Mapping[str, Any]) -> web.Respon
     texts = {k: params.get(k) for k in ("xroad_id", "end_user", "subject")}
     if any(v is not None and not isinstance(v, str) for v in texts.values()):
         raise InvalidRequest("xroad_id, end_user and subject must be strings")
+    if any(v is not None and "\x00" in v for v in texts.values()):  # PostgreSQL text cannot hold NUL
+        raise InvalidRequest("xroad_id, end_user and subject must not contain NUL characters")
     try:
         limit = int(params.get("limit", 1000))
     except (TypeError, ValueError):
