@@ -9,6 +9,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import structlog
 import yaml
 from psycopg.conninfo import make_conninfo
 
@@ -209,7 +210,10 @@ def test_a_wrong_database_password_is_named_as_such(
         assert main(["audit", "verify", "--config", str(cfg)]) == 2
     else:
         cfg.write_text(yaml.safe_dump(base_config(tmp_path, "http://127.0.0.1:1/", audit=audit)))
-        assert service_main(["serve", "--config", str(cfg)]) == 2
+        try:
+            assert service_main(["serve", "--config", str(cfg)]) == 2
+        finally:
+            structlog.reset_defaults()  # serve bound the log to this test's captured stderr
     err = capsys.readouterr().err
     assert "audit store: authentication failed: check the user and password in audit.dsn" in err
     assert "wrong-password-0815" not in err

@@ -9,6 +9,7 @@ import sqlite3
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -18,8 +19,9 @@ from tests.audit.tamper import Tamper, rechain
 from tests.audit.test_tamper import tamperer
 from xroad_vtj.audit import codec
 from xroad_vtj.audit.chain import canonical_body, period_of, record_hash, utcnow
-from xroad_vtj.audit.config import AuditConfig
-from xroad_vtj.audit.store import AuditStore, open_store
+from xroad_vtj.audit.config import AuditConfig, parse_audit_config
+from xroad_vtj.audit.keys import new_key_text
+from xroad_vtj.audit.store import AuditStore, load_keyring, open_store
 from xroad_vtj.audit.verify import verify_store
 
 LATER = timedelta(minutes=11)  # more than two default checkpoint intervals (300 s)
@@ -258,3 +260,38 @@ async def test_an_empty_or_missing_checkpoint_copy_fails_rather_than_passing_sil
     store, _ = ten
     report = await store.verify(checkpoint_dir=tmp_path / "nowhere")
     assert report.problem == f"no checkpoint files in {tmp_path / 'nowhere'}"
+
+
+async def test_records_macd_under_a_rotated_key_verify_while_that_key_is_configured(
+    raw_config: dict[str, Any], tmp_path: Path
+) -> None:
+    old_key, new_key = tmp_path / "old.key", tmp_path / "new.key"
+    old_key.write_text(new_key_text())
+    new_key.write_text(new_key_text())
+    before = parse_audit_config({**raw_config, "data_key_file": str(old_key)}, tmp_path)
+    rotated = parse_audit_config(
+        {**raw_config, "data_key_file": str(new_key), "previous_data_key_files": [str(old_key)]}, tmp_path
+    )
+    forgotten = parse_audit_config({**raw_config, "data_key_file": str(new_key)}, tmp_path)
+    for config, n in ((before, 1), (rotated, 2)):
+        store = open_store(config, instance="t")
+        await store.open(checkpoints=False)
+        try:
+            await store.append_intent(intent(n))
+            await store.checkpoint()
+        finally:
+            await store.close()
+    for config in (rotated, forgotten):
+        store = open_store(config, instance="t")
+        await store.open(checkpoints=False)
+        try:
+            report = await store.verify()
+        finally:
+            await store.close()
+        if config is rotated:
+            assert report.ok, report.problem
+        else:
+            old_kid = load_keyring(before).current.kid
+            assert report.problem is not None and report.problem.startswith(
+                f"record 1: its record MAC names audit data key {old_kid}, which is not configured"
+            )

@@ -1,8 +1,11 @@
-"""Checking the hash chain: every record's hash, the links between records, no gaps, no duplicates.
+"""Checking the audit log: the hash chain, each record's body, the signed checkpoints.
 
 :func:`check_chain` is backend-independent: it consumes ``(seq, period, body, hash)`` rows in seq order and
-stops at the first bad record, naming it. Checkpoints (signatures, coverage) are checked in
-:mod:`xroad_vtj.audit.checkpoint` on top of the hashes this collects.
+stops at the first bad record, naming it (the rows after it are only counted, so that a report of a broken log
+still says how long it is). :func:`verify_store` is ``audit verify``: the chain, then every body once more in
+pages (record MAC, replays, periods: :mod:`xroad_vtj.audit.record_checks`), the checkpoints' signatures and
+head hashes, and that checkpoints cover every record older than two checkpoint intervals. Of the problems
+found, the one naming the earliest record is reported, in the words docs/audit.md shows.
 """
 
 from __future__ import annotations
