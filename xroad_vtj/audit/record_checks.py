@@ -22,6 +22,7 @@ Times are read from the stored bytes without parsing JSON: a body is canonical (
 
 from __future__ import annotations
 
+import contextlib
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -45,7 +46,17 @@ def _time(body: bytes, key: bytes) -> bytes | None:
 
 
 def _month(stamp: bytes) -> int:
-    return int(stamp[0:4]) * 100 + int(stamp[5:7])
+    return int(stamp[0:4]) * 100 + int(stamp[5:7])  # ValueError when it is not a time
+
+
+def _own_month(body: bytes, recorded: bytes | None) -> int | None:
+    """The later month of the body's ``recorded_at`` and ``requested_at`` (None without a readable time)."""
+    months = []
+    for stamp in (recorded, _time(body, _REQUESTED)):
+        if stamp is not None:
+            with contextlib.suppress(ValueError):  # not a time (only a record without a valid MAC holds one)
+                months.append(_month(stamp))
+    return max(months, default=None)
 
 
 def _next_month(period: int) -> int:
@@ -81,6 +92,7 @@ class BodyChecker:
         self._stale_before = stale_before
         self._window = window
         self._period = 0
+        self._limits: dict[bytes, int] = {}  # recorded month ("2026-11") -> the latest period it allows
         self._top: datetime | None = None  # the latest authenticated recorded_at so far
         self._recent: deque[tuple[datetime, bytes]] = deque()
         self._seen: dict[bytes, int] = {}
@@ -120,17 +132,18 @@ class BodyChecker:
                     "(appended without the audit data key)",
                 )
             recorded = _time(body, _RECORDED)
-            requested = _time(body, _REQUESTED)
-            try:
-                own = max(_month(t) for t in (recorded, requested) if t is not None)
-            except ValueError:  # no time at all (max of nothing), or not a time
-                own = None
-            if own is not None and period > _next_month(own):
-                return self._fail(
-                    seq,
-                    f"record {seq} is in period {period}, later than the month after it was requested or "
-                    "recorded (periods follow requested_at)",
-                )
+            limit = self._limits.get(recorded[:7]) if recorded is not None else None
+            if limit is None or period > limit:  # the usual case: one look-up by the recorded month
+                own = _own_month(body, recorded)
+                if own is not None and period > _next_month(own):
+                    return self._fail(
+                        seq,
+                        f"record {seq} is in period {period}, later than the month after it was requested or "
+                        "recorded (periods follow requested_at)",
+                    )
+                if recorded is not None and len(self._limits) < 1000:
+                    with contextlib.suppress(ValueError):
+                        self._limits[recorded[:7]] = _next_month(_month(recorded))
             if verdict is Mac.ABSENT:
                 found.unauthenticated += 1
                 if seq > self._covered_through:
