@@ -2,7 +2,8 @@
 
 None of these stops the service (a warning names the key and what to do; never a secret's value):
 
-* a secret file (VTJ password, TLS and audit keys, token hashes, a DSN file) readable by group or others;
+* a secret file (VTJ password, TLS and audit keys, token hashes, a DSN file) readable by others, or by its
+  group while this process owns it (a Kubernetes secret volume's 0440, owner root, group fsGroup, is fine);
 * ``xroad.security_server_url`` in plain ``http://`` (hetus and the VTJ password travel unencrypted; allowed,
   as many organisations reach their security server inside one network);
 * the audit signing key in the same directory as the SQLite database, or readable by others: whoever can
@@ -57,12 +58,18 @@ def _secret_files(raw: Any, base: Path, prefix: str = "") -> Iterator[tuple[str,
 
 
 def _exposed(path: Path) -> int | None:
-    """The file's permission bits when group or others may read it (None when not, or when it is absent)."""
+    """The file's permission bits when others, or needlessly its group, may read it (else None).
+
+    Group access is needed, and so not warned about, when this process does not own the file and reads it
+    through its group: how Kubernetes mounts secrets (owner root, group ``fsGroup``, mode 0440)."""
     try:
-        mode = stat.S_IMODE(path.stat().st_mode)
+        info = path.stat()
     except OSError:
         return None
-    return mode if mode & (stat.S_IRGRP | stat.S_IROTH) else None
+    mode = stat.S_IMODE(info.st_mode)
+    if mode & stat.S_IROTH or (mode & stat.S_IRGRP and info.st_uid == os.geteuid()):
+        return mode
+    return None
 
 
 def file_mode_warnings(config: Config, environ: Mapping[str, str] | None = None) -> list[str]:

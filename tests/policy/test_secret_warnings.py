@@ -4,6 +4,7 @@ the secret itself is never printed."""
 from __future__ import annotations
 
 import io
+import os
 import stat
 from pathlib import Path
 from typing import Any
@@ -199,3 +200,14 @@ def test_the_demo_writes_its_password_file_for_its_owner_only(tmp_path: Path) ->
     (tmp_path / "vtj-password").chmod(0o644)  # left by an older demo
     _write_demo_files(tmp_path, 18080)
     assert stat.S_IMODE((tmp_path / "vtj-password").stat().st_mode) == 0o600
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="changing a file's owner needs root")
+def test_a_secret_read_through_its_group_as_kubernetes_mounts_it_is_not_warned_about(tmp_path: Path) -> None:
+    raw = base_config(tmp_path, "https://127.0.0.1:1/")
+    password = tmp_path / "pw"
+    os.chown(password, 65534, os.getegid())  # owner someone else, group ours (fsGroup), 0440
+    password.chmod(0o440)
+    assert not [w for w in _deployment(tmp_path, raw) if w.startswith("vtj.password_file")]
+    password.chmod(0o444)  # others too
+    assert [w for w in _deployment(tmp_path, raw) if w.startswith("vtj.password_file")]
