@@ -23,6 +23,7 @@ from xroad_vtj.audit.config import AuditConfig, parse_audit_config
 from xroad_vtj.audit.keys import new_key_text
 from xroad_vtj.audit.store import AuditStore, load_keyring, open_store
 from xroad_vtj.audit.verify import verify_store
+from xroad_vtj.errors import AuditUnavailable
 
 LATER = timedelta(minutes=11)  # more than two default checkpoint intervals (300 s)
 
@@ -295,3 +296,16 @@ async def test_records_macd_under_a_rotated_key_verify_while_that_key_is_configu
             assert report.problem is not None and report.problem.startswith(
                 f"record 1: its record MAC names audit data key {old_kid}, which is not configured"
             )
+
+
+async def test_the_service_refuses_to_sign_evidence_holding_a_forged_record(
+    ten: tuple[AuditStore, Tamper], config: AuditConfig, request: pytest.FixtureRequest
+) -> None:
+    store, t = ten
+    append_as_application(config, request, forged_refusal(t.rows()[4][2], None))
+    with pytest.raises(AuditUnavailable) as refused:
+        await store.export(utcnow() - timedelta(hours=1), utcnow() + timedelta(hours=1))
+    assert refused.value.detail == (
+        "the log does not verify between record 1 and checkpoint 11: record 11 has no record MAC, but record 1 "
+        "before it has one (appended without the audit data key)"
+    )
