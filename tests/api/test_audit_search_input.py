@@ -7,20 +7,34 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import AUDITOR_TOKEN, Running
+from tests.audit.conftest import PgDatabase, keys_in, pg_admin_dsn, pg_db, pg_session_db  # noqa: F401
+from tests.conftest import AUDITOR_TOKEN, Running, ServiceFactory, Sim, base_config
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def service(
+    request: pytest.FixtureRequest, simulator: Sim, start_service: ServiceFactory, tmp_path: Path
+) -> Running:
+    """The service on either store (PostgreSQL refused NUL with a DataError that became 503)."""
+    raw = base_config(tmp_path, simulator.url)
+    if request.param == "postgresql":
+        db: PgDatabase = request.getfixturevalue("pg_db")
+        raw["audit"] = {"backend": "postgresql", "dsn": db.app_dsn, **keys_in(tmp_path / "keys")}
+    started: Running = await start_service(raw)
+    return started
 
 
 @pytest.mark.parametrize("field", ["end_user", "xroad_id", "subject"])
-async def test_a_nul_byte_in_a_search_filter_is_400_not_503(running: Running, field: str) -> None:
-    async with running.session.post(
-        f"{running.base}/v1/audit/search",
+async def test_a_nul_byte_in_a_search_filter_is_400_not_503(service: Running, field: str) -> None:
+    async with service.session.post(
+        f"{service.base}/v1/audit/search",
         json={field: "officer\u00001"},
         headers={"Authorization": f"Bearer {AUDITOR_TOKEN}"},
     ) as r:
         body = await r.json()
     assert (r.status, body["code"]) == (400, "invalid_request")
-    async with running.session.get(
-        f"{running.base}/v1/audit/records",
+    async with service.session.get(
+        f"{service.base}/v1/audit/records",
         params={field: "officer\u00001"},
         headers={"Authorization": f"Bearer {AUDITOR_TOKEN}"},
     ) as r:
