@@ -74,7 +74,7 @@ def bodies(n: int, keyring: Keyring) -> Iterator[tuple[str, int]]:
             audit_id = codec.new_audit_id()
             yield codec.intent_body(sample_intent(i, at), audit_id, "bench", keyring), period
         else:
-            yield codec.outcome_body(audit_id, "bench", sample_outcome(at)), period
+            yield codec.outcome_body(audit_id, "bench", sample_outcome(at), keyring), period
 
 
 def chained(n: int, keyring: Keyring) -> Iterator[tuple[int, int, str, bytes]]:

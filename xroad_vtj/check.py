@@ -1,14 +1,18 @@
 """``xroad-vtj check``: is this configuration ready for production?
 
 Validates the configuration and every file it names, shows certificate subjects and expiry, warns about secrets
-written into the file, then calls the X-Road metaservice ``allowedMethods`` through the security server with
-the configured TLS, as the configured client, and confirms that the VTJ service is among the allowed ones.
-Stops at the first real problem with a one-line cause and what to do; exit 0 only when everything passed.
+written into the file, secret files others can read, plain HTTP and an audit signing key beside the database,
+connects to the audit store (naming why it cannot), then calls the X-Road metaservice ``allowedMethods``
+through the security server with the configured TLS, as the configured client, and confirms that the VTJ
+service is among the allowed ones. Stops at the first real problem with a one-line cause and what to do; exit
+0 only when everything passed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
+import sqlite3
 import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,6 +21,8 @@ from typing import TextIO
 
 from cryptography import x509
 
+from xroad_vtj.audit import sqlite_store
+from xroad_vtj.audit.pg_diagnose import diagnose
 from xroad_vtj.config import CallerConfig, Config, load_config
 from xroad_vtj.errors import (
     ConfigError,
@@ -26,6 +32,7 @@ from xroad_vtj.errors import (
     UpstreamUnavailable,
     XRoadVtjError,
 )
+from xroad_vtj.secret_warnings import deployment_warnings
 from xroad_vtj.transport import Transport, deadline_post
 from xroad_vtj.xroad import (
     Headers,
@@ -141,6 +148,38 @@ async def check_direct_route(config: Config) -> str:
     return f"direct route: {direct.url} answered HaeTuotteenSkeema for {config.vtj.default_product}"
 
 
+def check_audit_store(config: Config) -> str:
+    """Connect to the audit store as the service would: the schema's version and the role's rights."""
+    audit = config.audit.with_defaults()
+    if audit.backend == "postgresql":
+        assert audit.dsn is not None  # the configuration requires it
+        cause = diagnose(audit.dsn)
+        if cause is not None:
+            raise Problem(f"audit store: {cause}", "fix audit.dsn or the database (see docs/audit.md)")
+        return "audit store: PostgreSQL reachable, schema migrated, the role may read and append"
+    path = audit.sqlite_path
+    assert path is not None
+    if not path.exists():
+        return f"audit store: SQLite {path} will be created at the first start"
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        try:
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        raise Problem(
+            f"audit store: {path} cannot be read as an SQLite database", "check audit.sqlite_path"
+        ) from None
+    if version > sqlite_store.SCHEMA_VERSION:
+        raise Problem(
+            f"audit store: {path} has schema version {version}, newer than this version knows "
+            f"({sqlite_store.SCHEMA_VERSION})",
+            "run the newer xroad-vtj version",
+        )
+    return f"audit store: SQLite {path}, schema version {version}"
+
+
 async def check_route(config: Config) -> str:
     if config.vtj.route == "direct":
         return await check_direct_route(config)
@@ -195,11 +234,12 @@ async def run_check(path: str, out: TextIO) -> int:
         out.write(f"FAIL configuration: {error.detail}\n")
         return 2
     out.write(f"ok   configuration {path}\n")
-    for warning in config.warnings:
+    for warning in [*config.warnings, *deployment_warnings(config)]:
         out.write(f"warn {warning}\n")
     try:
         for line in check_files(config):
             out.write(f"ok   {line}\n")
+        out.write(f"ok   {await asyncio.to_thread(check_audit_store, config)}\n")
         out.write(f"ok   {await check_route(config)}\n")
     except Problem as problem:
         out.write(f"FAIL {problem.cause}\n     what to do: {problem.remedy}\n")

@@ -23,12 +23,15 @@ def _serve(args: argparse.Namespace) -> int:
     from xroad_vtj.api.server import serve
     from xroad_vtj.config import load_config
     from xroad_vtj.logging import configure_logging, get_logger
+    from xroad_vtj.secret_warnings import deployment_warnings
 
     config = load_config(args.config)
     configure_logging(config.log_level)
     log = get_logger("xroad_vtj")
     for warning in config.warnings:
         log.warning("secret_in_config_file", detail=warning)
+    for warning in deployment_warnings(config):
+        log.warning("deployment_warning", detail=warning)
     asyncio.run(serve(config))
     return 0
 
@@ -72,9 +75,9 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="xroad-vtj", description="Audited VTJ person queries through X-Road."
-    )
+    from xroad_vtj.audit.cli import OneLineParser
+
+    parser = OneLineParser(prog="xroad-vtj", description="Audited VTJ person queries through X-Road.")
     parser.add_argument("--version", action="version", version=f"xroad-vtj {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 

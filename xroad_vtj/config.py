@@ -241,9 +241,12 @@ class _Reader:
                 raise ConfigError(
                     f"{self.name(key + '_file')}: cannot read the file ({exc.strerror})"
                 ) from None
-        if inline and self.name(key) not in env_keys:
+        if _file_value(self.name(key)):  # even when the environment overrides it: copies and backups keep it
+            overridden = " (the environment overrides it, but the file still holds it)" * (
+                self.name(key) in env_keys
+            )
             warnings.append(
-                f"{self.name(key)} is written in the configuration file; "
+                f"{self.name(key)} is written in the configuration file{overridden}; "
                 f"move it to {key}_file or {ENV_PREFIX}{self.name(key).upper().replace('.', '__')}"
             )
         return inline  # type: ignore[no-any-return]
@@ -554,6 +557,7 @@ def parse_config(
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError("configuration: the file must hold a mapping")
+    file_token = _FILE_RAW.set(raw)  # as written in the file: secret warnings look here
     raw = copy.deepcopy(raw)
     texts: dict[str, str] = {}
     env_keys = apply_env_overrides(raw, os.environ if environ is None else environ, texts)
@@ -562,6 +566,20 @@ def parse_config(
         return _parse_sections(raw, base_dir, env_keys, source)
     finally:
         _ENV_TEXTS.reset(token)
+        _FILE_RAW.reset(file_token)
+
+
+_FILE_RAW: ContextVar[Mapping[str, Any]] = ContextVar("xroad_vtj_file_raw", default=MappingProxyType({}))
+
+
+def _file_value(dotted: str) -> Any:
+    """The value at ``dotted`` as the configuration file wrote it (before environment overrides)."""
+    node: Any = _FILE_RAW.get()
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(part)
+    return node
 
 
 def _parse_sections(raw: dict[str, Any], base_dir: Path, env_keys: set[str], source: Path | None) -> Config:
@@ -584,10 +602,11 @@ def _parse_sections(raw: dict[str, Any], base_dir: Path, env_keys: set[str], sou
     audit_raw = raw.get("audit") or {}
     if not isinstance(audit_raw, Mapping):
         raise ConfigError("audit: must be a mapping")
-    if _dsn_has_password(audit_raw.get("dsn")) and "audit.dsn" not in env_keys:
+    if _dsn_has_password(_file_value("audit.dsn")):
         warnings.append(
-            "audit.dsn carries a password in the configuration file; "
-            f"move it to audit.dsn_file or {ENV_PREFIX}AUDIT__DSN"
+            "audit.dsn carries a password in the configuration file"
+            + (" (the environment overrides it, but the file still holds it)" * ("audit.dsn" in env_keys))
+            + f"; move it to audit.dsn_file or {ENV_PREFIX}AUDIT__DSN"
         )
     server = _server(raw.get("server"), base_dir)
     if (server.tls is None or server.tls.client_ca_file is None) and any(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 import signal
 import socket
 from pathlib import Path
@@ -96,7 +97,11 @@ def demo_config(port: int, simulator_port: int) -> dict[str, object]:
 
 def _write_demo_files(workdir: Path, port: int) -> Path:
     workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "vtj-password").write_text("demo-password\n")
+    password = workdir / "vtj-password"
+    fd = os.open(password, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # a secret: the owner's alone
+    with os.fdopen(fd, "w") as f:
+        f.write("demo-password\n")
+    password.chmod(0o600)  # a file left by an older demo keeps its mode through O_CREAT
     config_path = workdir / "config.yaml"
     config_path.write_text(yaml.safe_dump(demo_config(port, port + 1), sort_keys=False))
     return config_path

@@ -20,6 +20,8 @@ class Tamper(Protocol):
     def replace_all(self, rows: list[tuple[int, int, str, bytes]]) -> None: ...
     def snapshot(self) -> object: ...
     def restore(self, snap: object) -> None: ...
+    def delete_checkpoints(self) -> None: ...
+    def add_partition(self, period: int) -> None: ...
 
 
 class SqliteTamper:
@@ -54,6 +56,14 @@ class SqliteTamper:
         with self._conn() as c:
             c.execute("DELETE FROM audit_record")
             c.executemany("INSERT INTO audit_record (seq, period, body, hash) VALUES (?, ?, ?, ?)", rows)
+
+    def delete_checkpoints(self) -> None:
+        with self._conn() as c:
+            c.execute("DROP TRIGGER IF EXISTS audit_checkpoint_no_delete")
+            c.execute("DELETE FROM audit_checkpoint")
+
+    def add_partition(self, period: int) -> None:
+        """SQLite has no partitions."""
 
     def snapshot(self) -> object:
         copy = self.path.with_suffix(".copy")
@@ -123,6 +133,18 @@ class PgTamper:
                     "INSERT INTO xroad_vtj_audit.record (seq, period, body, hash) VALUES (%s, %s, %s, %s)",
                     rows,
                 )
+
+    def delete_checkpoints(self) -> None:
+        with self._conn() as c:
+            c.execute("DELETE FROM xroad_vtj_audit.checkpoint")
+
+    def add_partition(self, period: int) -> None:
+        end = period + 89 if period % 100 == 12 else period + 1
+        with self._conn() as c:
+            c.execute(
+                f"CREATE TABLE IF NOT EXISTS xroad_vtj_audit.record_{period} PARTITION OF xroad_vtj_audit.record"
+                f" FOR VALUES FROM ({period}) TO ({end})"
+            )
 
     def snapshot(self) -> object:
         with self._conn() as c:

@@ -7,14 +7,19 @@ import json
 import sqlite3
 from pathlib import Path
 
+import psycopg
 import pytest
+import structlog
 import yaml
+from psycopg.conninfo import make_conninfo
 
-from tests.audit.conftest import PgDatabase, keys_in
+from tests.audit.conftest import APP_PASSWORD, PgDatabase, keys_in
 from tests.audit.helpers import HETUS, intent
+from tests.conftest import base_config
 from xroad_vtj.audit.cli import main
 from xroad_vtj.audit.config import AuditConfig
 from xroad_vtj.audit.store import open_store
+from xroad_vtj.cli import main as service_main
 
 
 @pytest.fixture
@@ -120,8 +125,95 @@ def test_migrate_on_postgresql_grants_the_application_role(
     keys = keys_in(tmp_path / "keys")
     cfg = tmp_path / "pg.yaml"
     cfg.write_text(yaml.safe_dump({"audit": {"backend": "postgresql", "dsn": pg_db.app_dsn, **keys}}))
-    argv = ["--admin-dsn", pg_db.admin_dsn, "--app-role", pg_db.app_role]
+    (tmp_path / "admin.dsn").write_text(pg_db.admin_dsn + "\n")
+    argv = ["--admin-dsn-file", str(tmp_path / "admin.dsn"), "--app-role", pg_db.app_role]
     assert main(["audit", "migrate", "--config", str(cfg), *argv]) == 0
     assert "granted SELECT and INSERT" in capsys.readouterr().out
     assert main(["audit", "verify", "--config", str(cfg)]) == 0
     assert capsys.readouterr().out.startswith("audit log intact: 0 records")
+
+
+def test_an_admin_dsn_with_a_password_on_the_command_line_is_refused(
+    config_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for command in ("migrate", "retention"):
+        argv = [
+            "audit",
+            command,
+            "--config",
+            str(config_file),
+            "--admin-dsn",
+            "postgresql://o:s3cret-pw@db/a",
+        ]
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "s3cret-pw" not in err
+        assert "--admin-dsn must not carry a password (every user sees it in ps): use --admin-dsn-file" in err
+
+
+def test_a_bad_date_is_one_line_on_stderr(config_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(
+            [
+                "audit",
+                "export",
+                "--config",
+                str(config_file),
+                "--from",
+                "yesterday",
+                "--to",
+                "2026-01-01",
+                "--out",
+                "x",
+            ]
+        )
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err == "xroad-vtj audit export: argument --from: expected an ISO 8601 date or date-time\n"
+
+
+@pytest.mark.postgres
+def test_retention_as_the_application_role_says_it_needs_the_schema_owner(
+    pg_db: PgDatabase, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = tmp_path / "pg.yaml"
+    cfg.write_text(
+        yaml.safe_dump({"audit": {"backend": "postgresql", "dsn": pg_db.app_dsn, **keys_in(tmp_path)}})
+    )
+    with psycopg.connect(pg_db.admin_dsn, autocommit=True) as conn:  # something old enough to remove
+        conn.execute("SET session_replication_role = replica")
+        conn.execute("SELECT xroad_vtj_audit.ensure_partition(201501)")
+        conn.execute(
+            "INSERT INTO xroad_vtj_audit.record (seq, period, body, hash) VALUES (1, 201501, %s, %s)",
+            ('{"audit_id":"a","kind":"event"}', bytes(32)),
+        )
+    assert main(["audit", "retention", "--config", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert (
+        "retention: the role may not remove audit periods; the schema owner's DSN is needed: pass --admin-dsn-file"
+        in err
+    )
+    assert APP_PASSWORD not in err
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("command", ["verify", "serve"])
+def test_a_wrong_database_password_is_named_as_such(
+    pg_db: PgDatabase, tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    wrong = make_conninfo(pg_db.app_dsn, password="wrong-password-0815")
+    cfg = tmp_path / "pg.yaml"
+    audit = {"backend": "postgresql", "dsn": wrong, **keys_in(tmp_path)}
+    if command == "verify":
+        cfg.write_text(yaml.safe_dump({"audit": audit}))
+        assert main(["audit", "verify", "--config", str(cfg)]) == 2
+    else:
+        cfg.write_text(yaml.safe_dump(base_config(tmp_path, "http://127.0.0.1:1/", audit=audit)))
+        try:
+            assert service_main(["serve", "--config", str(cfg)]) == 2
+        finally:
+            structlog.reset_defaults()  # serve bound the log to this test's captured stderr
+    err = capsys.readouterr().err
+    assert "audit store: authentication failed: check the user and password in audit.dsn" in err
+    assert "wrong-password-0815" not in err

@@ -82,17 +82,37 @@ def _truncate_tail(t: Tamper) -> None:
     t.delete(8, 10)
 
 
+def _rechain_reordered(t: Tamper) -> None:
+    """Authentic records (every MAC valid) swapped and the chain recomputed: only a checkpoint can tell."""
+    rows = t.rows()
+    rows[5], rows[6] = rows[6], rows[5]
+    t.replace_all(rechain(rows))
+
+
+def _truncate_past_two_checkpoints(t: Tamper) -> None:
+    t.delete(3, 10)  # checkpoints at 3 and 10: the message names every record the newest one covers
+
+
+MAC = "(its content does not match its record MAC)"
+
+
 @pytest.mark.parametrize(
     ("tamper", "named"),
     [
-        (_edit, "record 4 was altered"),
-        (_edit_and_rehash, "record 4 was altered and re-hashed"),
-        (_delete, "record 4 missing"),
-        (_delete_first, "record 1 missing"),
-        (_reorder, "record 4 was altered"),
-        (_insert, "record 4 was altered and re-hashed"),
-        (_rewrite_tail_with_valid_hashes, "record 4..10 rewritten"),
-        (_truncate_tail, "record 8..10 missing"),
+        (_edit, f"record 4 was altered {MAC}"),
+        (_edit_and_rehash, f"record 4 was altered and re-hashed {MAC}"),
+        (_delete, "record 4 missing (deleted)"),
+        (_delete_first, "record 1 missing (deleted without retention)"),
+        (
+            _reorder,
+            "record 4 was altered (its content is authentic but its hash does not match the chain: records "
+            "were moved, inserted or deleted, or a stored hash was changed)",
+        ),
+        (_insert, f"record 4 was altered and re-hashed {MAC}"),
+        (_rewrite_tail_with_valid_hashes, f"record 6 was altered {MAC}"),
+        (_rechain_reordered, "record 4..10 rewritten: the head hash at record 10 differs from checkpoint "),
+        (_truncate_tail, "record 8..10 missing: the log ends at record 7 but checkpoint "),
+        (_truncate_past_two_checkpoints, "record 3..10 missing: the log ends at record 2 but checkpoint "),
     ],
     ids=lambda v: v.__name__.strip("_") if callable(v) else "",
 )
@@ -104,7 +124,17 @@ async def test_tampering_is_detected_naming_the_record(
     tamper(t)
     report = await store.verify()
     assert not report.ok
-    assert report.problem is not None and named in report.problem
+    assert report.problem is not None and report.problem.startswith(named), report.problem
+
+
+async def test_a_tampered_log_still_reports_its_size_and_stored_head(ten: tuple[AuditStore, Tamper]) -> None:
+    store, t = ten
+    stored_head = t.rows()[-1][3]
+    _edit(t)
+    report = (await store.verify()).as_dict()
+    assert report["intact"] is False and report["bad_seq"] == 4
+    assert (report["records"], report["first_seq"], report["last_seq"]) == (10, 1, 10)
+    assert report["head_hash"] == stored_head.hex()
 
 
 async def test_a_rollback_to_an_older_copy_is_detected(

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import psycopg
 import yaml
@@ -25,8 +25,8 @@ from xroad_vtj.audit import pg_schema, sqlite_store
 from xroad_vtj.audit.chain import parse_when
 from xroad_vtj.audit.config import AuditConfig, parse_audit_config
 from xroad_vtj.audit.store import AuditStore, open_store
-from xroad_vtj.config import apply_env_overrides
-from xroad_vtj.errors import ConfigError, XRoadVtjError
+from xroad_vtj.config import _dsn_has_password, apply_env_overrides
+from xroad_vtj.errors import AuditUnavailable, ConfigError, XRoadVtjError
 
 
 def _load_audit_config(path: Path) -> AuditConfig:
@@ -137,8 +137,30 @@ def _cmd_prove(args: argparse.Namespace) -> int:
 ADMIN_DSN_ENV = "XROAD_VTJ_AUDIT_ADMIN_DSN"
 
 
+OWNER_NEEDED = (
+    "the schema owner's DSN is needed: pass --admin-dsn-file FILE (or set "
+    f"${ADMIN_DSN_ENV}; --admin-dsn only without a password)"
+)
+
+
 def _admin_dsn(args: argparse.Namespace, config: AuditConfig) -> str | None:
-    """The schema owner's DSN: ``--admin-dsn``, else ``$XROAD_VTJ_AUDIT_ADMIN_DSN``, else ``audit.dsn``."""
+    """The schema owner's DSN: ``--admin-dsn-file``, ``--admin-dsn`` (without a password: the command line is
+    visible to every user in ``ps``), else ``$XROAD_VTJ_AUDIT_ADMIN_DSN``, else ``audit.dsn``."""
+    if args.admin_dsn_file is not None:
+        try:
+            text: str = args.admin_dsn_file.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as e:
+            raise ConfigError(
+                f"--admin-dsn-file cannot be read ({getattr(e, 'strerror', None) or 'not UTF-8'})"
+            ) from None
+        if not text:
+            raise ConfigError("--admin-dsn-file is empty")
+        return text
+    if args.admin_dsn is not None and _dsn_has_password(args.admin_dsn):
+        raise ConfigError(
+            "--admin-dsn must not carry a password (every user sees it in ps): use --admin-dsn-file FILE "
+            f"or ${ADMIN_DSN_ENV}"
+        )
     dsn: str | None = args.admin_dsn or os.environ.get(ADMIN_DSN_ENV) or config.dsn
     return dsn
 
@@ -146,8 +168,8 @@ def _admin_dsn(args: argparse.Namespace, config: AuditConfig) -> str | None:
 def _cmd_migrate(args: argparse.Namespace) -> int:
     try:
         config = _load_audit_config(args.config)
+        dsn = _admin_dsn(args, config)  # refuses a password on the command line whatever the backend
         if config.backend == "postgresql":
-            dsn = _admin_dsn(args, config)
             assert dsn is not None  # the configuration requires audit.dsn
             try:
                 version = pg_schema.migrate(dsn, app_role=args.app_role)
@@ -177,7 +199,14 @@ def _cmd_ui(args: argparse.Namespace) -> int:
 
 def _cmd_retention(args: argparse.Namespace) -> int:
     async def work(store: AuditStore) -> int:
-        result = await store.apply_retention(admin_dsn=_admin_dsn(args, store.config))
+        try:
+            result = await store.apply_retention(admin_dsn=_admin_dsn(args, store.config))
+        except AuditUnavailable as e:
+            if "42501" not in e.detail:  # insufficient_privilege: the application role may not remove periods
+                raise
+            raise AuditUnavailable(
+                f"retention: the role may not remove audit periods; {OWNER_NEEDED}"
+            ) from None
         print(result.summary())
         return 0
 
@@ -219,23 +248,36 @@ def add_audit_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
     prove.add_argument("--out", type=Path, required=True)
     migrate = command("migrate", "create or upgrade the database schema", _cmd_migrate)
     migrate.add_argument(
-        "--admin-dsn", help=f"schema owner's DSN (default: ${ADMIN_DSN_ENV}, then audit.dsn)"
-    )
-    migrate.add_argument(
         "--app-role", help="PostgreSQL role the service connects as: granted SELECT and INSERT"
     )
     retention = command("retention", "remove whole months older than audit.retention_years", _cmd_retention)
-    retention.add_argument(
-        "--admin-dsn", help=f"schema owner's DSN (default: ${ADMIN_DSN_ENV}, then audit.dsn)"
-    )
     from xroad_vtj.auditor.serve import add_ui_arguments
 
     add_ui_arguments(command("ui", "the auditor's read-only web view (prints its URL)", _cmd_ui))
 
+    for owner in (migrate, retention):
+        dsn = owner.add_mutually_exclusive_group()
+        dsn.add_argument(
+            "--admin-dsn-file",
+            type=Path,
+            metavar="FILE",
+            help=f"file holding the schema owner's DSN (default: ${ADMIN_DSN_ENV}, then audit.dsn)",
+        )
+        dsn.add_argument(
+            "--admin-dsn", metavar="DSN", help="schema owner's DSN without a password (libpq finds it)"
+        )
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Usage errors as one line on stderr (``prog: message``), exit 2; ``--help`` still shows the usage."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message}\n")
+
 
 def main(argv: list[str] | None = None) -> int:
     """Stand-alone entry for ``python -m xroad_vtj.audit.cli`` (the service CLI mounts the same commands)."""
-    parser = argparse.ArgumentParser(prog="xroad-vtj")
+    parser = OneLineParser(prog="xroad-vtj")
     add_audit_commands(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
     result: int = args.func(args)

@@ -18,6 +18,7 @@ from typing import Any
 
 from xroad_vtj.audit.chain import canonical_body, iso, parse_iso, utcnow
 from xroad_vtj.audit.keys import RANDOM, Keyring
+from xroad_vtj.audit.mac import sealed_body
 from xroad_vtj.audit.records import PERSON_OPERATION, Intent, Outcome, Refusal
 
 FORMAT_VERSION = 1
@@ -26,6 +27,11 @@ FORMAT_VERSION = 1
 def new_audit_id() -> str:
     """A random (version 4) UUID."""
     return str(uuid.UUID(bytes=RANDOM.take(16), version=4))
+
+
+def _body(fields: Mapping[str, Any], keyring: Keyring | None) -> str:
+    """The stored text: canonical, with its record MAC (:mod:`mac`) whenever the keyring is at hand."""
+    return sealed_body(fields, keyring) if keyring is not None else canonical_body(fields)
 
 
 def _head(kind: str, audit_id: str, instance: str) -> dict[str, Any]:
@@ -57,7 +63,7 @@ def intent_body(intent: Intent, audit_id: str, instance: str, keyring: Keyring) 
         route=intent.route,
         subject_kind=intent.subject_kind,
     )
-    return canonical_body(fields)
+    return _body(fields, keyring)
 
 
 def outcome_fields(
@@ -85,10 +91,12 @@ def outcome_fields(
 
 
 def outcome_body(audit_id: str, instance: str, outcome: Outcome, keyring: Keyring | None = None) -> str:
-    return canonical_body(outcome_fields(audit_id, instance, outcome, keyring))
+    return _body(outcome_fields(audit_id, instance, outcome, keyring), keyring)
 
 
-def unknown_outcome_body(intent: Mapping[str, Any], instance: str, now: datetime) -> str:
+def unknown_outcome_body(
+    intent: Mapping[str, Any], instance: str, now: datetime, keyring: Keyring | None = None
+) -> str:
     """The outcome appended for an intent that never got one (the process died while the query was out)."""
     fields = _head("outcome", intent["audit_id"], instance)
     fields.update(
@@ -105,7 +113,7 @@ def unknown_outcome_body(intent: Mapping[str, Any], instance: str, now: datetime
         data_categories=[],
         note="no outcome was recorded before the service stopped; the query may have been served",
     )
-    return canonical_body(fields)
+    return _body(fields, keyring)
 
 
 # An intent is requested within this much of the moment it is written, whatever the replica's clock; a sweep
@@ -113,11 +121,16 @@ def unknown_outcome_body(intent: Mapping[str, Any], instance: str, now: datetime
 SWEEP_MARGIN = timedelta(days=1)
 
 
-def sweep_event_body(instance: str, bound: datetime | None, marked: int) -> str:
+def sweep_event_body(
+    instance: str, bound: datetime | None, marked: int, keyring: Keyring | None = None
+) -> str:
     """The event each ``mark_unfinished_unknown`` leaves: after it, every intent requested before ``bound``
     has an outcome."""
     return event_body(
-        "unfinished_sweep", instance, {"bound": iso(bound) if bound is not None else None, "marked": marked}
+        "unfinished_sweep",
+        instance,
+        {"bound": iso(bound) if bound is not None else None, "marked": marked},
+        keyring,
     )
 
 
@@ -149,14 +162,14 @@ def refusal_body(refusal: Refusal, audit_id: str, instance: str, keyring: Keyrin
         route=refusal.route,
         subject_kind=refusal.subject_kind if refusal.subject is not None else None,
     )
-    return canonical_body(fields)
+    return _body(fields, keyring)
 
 
-def event_body(event: str, instance: str, details: Mapping[str, Any]) -> str:
+def event_body(event: str, instance: str, details: Mapping[str, Any], keyring: Keyring | None = None) -> str:
     fields = _head("event", new_audit_id(), instance)
     fields.update(details)
     fields["event"] = event
-    return canonical_body(fields)
+    return _body(fields, keyring)
 
 
 def search_result(seq: int, body: str, outcome: str | None, keyring: Keyring) -> dict[str, Any]:

@@ -22,7 +22,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from lxml import etree
@@ -30,6 +30,7 @@ from lxml import etree
 from xroad_vtj.audit import checkpoint as checkpoint_doc
 from xroad_vtj.audit.chain import iso, link, utcnow
 from xroad_vtj.audit.checkpoint import NS, ORIGIN
+from xroad_vtj.audit.record_checks import BodyChecker
 from xroad_vtj.audit.verify import Row, check_chain
 from xroad_vtj.audit.xmldsig import SignatureInvalid, Verifier
 from xroad_vtj.errors import AuditUnavailable, NotFound
@@ -134,6 +135,15 @@ async def _covering_checkpoint(store: AuditStore, seq: int) -> tuple[checkpoint_
 async def _segment(store: AuditStore, first: int, cp: checkpoint_doc.Checkpoint) -> tuple[list[Row], bytes]:
     """Records ``first..cp.seq`` and the hash before ``first``, checked against the checkpoint."""
     rows = await store._rows_between(max(first - 1, 1), cp.seq)
+    # the bodies too (record MAC, replays, periods; the one before ``first`` says whether a MAC is due): the
+    # service must not sign a record it did not write
+    checker = BodyChecker(
+        store.keyring, covered_through=cp.seq, stale_before=datetime.min.replace(tzinfo=UTC)
+    )
+    if not checker.feed(rows):
+        raise AuditUnavailable(
+            f"the log does not verify between record {first} and checkpoint {cp.seq}: {checker.found.problem}"
+        )
     start_hash = b"\0" * 32
     if first > 1:
         if not rows or rows[0][0] != first - 1:

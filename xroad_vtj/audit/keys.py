@@ -26,6 +26,7 @@ from xroad_vtj.errors import AuditUnavailable, ConfigError
 _ENC_LABEL = b"xroad-vtj audit subject encryption v1"
 _IDX_LABEL = b"xroad-vtj audit subject blind index v1"
 _KID_LABEL = b"xroad-vtj audit key id v1"
+_MAC_LABEL = b"xroad-vtj audit record mac v1"
 
 
 class RandomPool:
@@ -61,6 +62,7 @@ class DataKey:
     kid: str
     _aead: AESGCM = field(repr=False)
     _index: hmac.HMAC = field(repr=False)
+    mac_key: bytes = field(default=b"", repr=False)  # authenticates record bodies (xroad_vtj.audit.mac)
 
     @classmethod
     def from_bytes(cls, key: bytes) -> DataKey:
@@ -69,7 +71,8 @@ class DataKey:
         kid = "k" + hashlib.sha256(_KID_LABEL + key).hexdigest()[:16]
         enc = hmac.new(key, _ENC_LABEL, hashlib.sha256).digest()
         idx = hmac.new(key, _IDX_LABEL, hashlib.sha256).digest()
-        return cls(kid, AESGCM(enc), hmac.new(idx, digestmod=hashlib.sha256))
+        mac = hmac.new(key, _MAC_LABEL, hashlib.sha256).digest()
+        return cls(kid, AESGCM(enc), hmac.new(idx, digestmod=hashlib.sha256), mac)
 
     def blind_index(self, subject: str) -> str:
         mac = self._index.copy()  # the keyed state is prepared once per key

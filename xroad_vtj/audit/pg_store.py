@@ -31,9 +31,10 @@ import psycopg
 import structlog
 from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
 
-from xroad_vtj.audit import codec, retention
+from xroad_vtj.audit import codec, pg_diagnose, retention
 from xroad_vtj.audit.chain import GENESIS, iso, period_of, record_hash, utcnow
 from xroad_vtj.audit.filters import count_where, search_where
+from xroad_vtj.audit.keys import Keyring
 from xroad_vtj.audit.pg_schema import SCHEMA_VERSION, WRITE_LOCK, next_period
 from xroad_vtj.audit.retention import RetentionResult
 from xroad_vtj.audit.store import AuditStore
@@ -190,7 +191,9 @@ class PostgresAuditStore(AuditStore):
             if pool is not None:
                 await pool.close()
             if isinstance(e, _DB_ERRORS):
-                raise _unavailable(e) from None
+                # a pool only says "timed out": connect once directly to name the cause
+                cause = await asyncio.to_thread(pg_diagnose.diagnose, self.dsn)
+                raise AuditUnavailable(f"audit store: {cause or pg_diagnose.explain(e)}") from None
             raise
         self._pool = pool
         self._writer = asyncio.create_task(self._write_loop(), name="audit-pg-writer")
@@ -364,7 +367,7 @@ class PostgresAuditStore(AuditStore):
     async def apply_retention(self, *, admin_dsn: str | None = None) -> RetentionResult:
         try:
             result = await asyncio.to_thread(
-                pg_retention, admin_dsn or self.dsn, self.instance, self.config.retention_years
+                pg_retention, admin_dsn or self.dsn, self.instance, self.config.retention_years, self.keyring
             )
         except _DB_ERRORS as e:
             raise _unavailable(e) from None
@@ -415,8 +418,10 @@ class PostgresAuditStore(AuditStore):
             )
             ids = [r[0] for r in await cur.fetchall()]
             now = utcnow()
-            bodies = [codec.unknown_outcome_body({"audit_id": a}, instance, now) for a in ids]
-            await chainer.append([*bodies, codec.sweep_event_body(instance, older_than, len(ids))])
+            bodies = [codec.unknown_outcome_body({"audit_id": a}, instance, now, self.keyring) for a in ids]
+            await chainer.append(
+                [*bodies, codec.sweep_event_body(instance, older_than, len(ids), self.keyring)]
+            )
             return len(ids)
 
         count: int = await self.write_call(mark)
@@ -561,7 +566,9 @@ def check_pg_chain(dsn: str, remember: Collection[int] = ()) -> ChainResult:
             return walk_log(first, events, rows, remember, digests=True)
 
 
-def pg_retention(admin_dsn: str, instance: str, years: int) -> RetentionResult:
+def pg_retention(
+    admin_dsn: str, instance: str, years: int, keyring: Keyring | None = None
+) -> RetentionResult:
     """Retention as the schema owner: one transaction under the log's lock (see :mod:`retention`)."""
     keep_from = retention.keep_from_period(utcnow(), years)
     with psycopg.connect(admin_dsn) as conn:
@@ -598,6 +605,7 @@ def pg_retention(admin_dsn: str, instance: str, years: int) -> RetentionResult:
             last_hash=bytes(found[0]),
             count=count,
             periods=periods,
+            keyring=keyring,
         )
         conn.execute("SELECT xroad_vtj_audit.ensure_partition(%s)", (period,))
         conn.execute(

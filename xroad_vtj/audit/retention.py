@@ -18,6 +18,7 @@ from datetime import datetime
 
 from xroad_vtj.audit import codec
 from xroad_vtj.audit.chain import period_of
+from xroad_vtj.audit.keys import Keyring
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +61,7 @@ def event_body(
     last_hash: bytes,
     count: int,
     periods: tuple[int, ...],
+    keyring: Keyring | None = None,
 ) -> str:
     return codec.event_body(
         "retention",
@@ -73,4 +75,5 @@ def event_body(
             "last_removed_seq": last_seq,
             "last_removed_hash": last_hash.hex(),
         },
+        keyring,
     )

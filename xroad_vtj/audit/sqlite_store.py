@@ -428,6 +428,7 @@ class SqliteAuditStore(AuditStore):
                 last_hash=last_hash,
                 count=count,
                 periods=periods,
+                keyring=self.keyring,
             )
             insert_chained(conn, [body])
             # the controlled exception to append-only (see SCHEMA): permit, delete, withdraw the permit
@@ -474,8 +475,12 @@ class SqliteAuditStore(AuditStore):
                 (window, instance, bound),
             ).fetchall()
             now = utcnow()
-            bodies = [codec.unknown_outcome_body({"audit_id": r[0]}, instance, now) for r in rows]
-            insert_chained(conn, [*bodies, codec.sweep_event_body(instance, older_than, len(rows))])
+            bodies = [
+                codec.unknown_outcome_body({"audit_id": r[0]}, instance, now, self.keyring) for r in rows
+            ]
+            insert_chained(
+                conn, [*bodies, codec.sweep_event_body(instance, older_than, len(rows), self.keyring)]
+            )
             return len(rows)
 
         count = await self.write_call(mark)

@@ -21,14 +21,13 @@ import structlog
 from xroad_vtj.audit import checkpoint as checkpoint_doc
 from xroad_vtj.audit import codec
 from xroad_vtj.audit.chain import iso, utcnow
-from xroad_vtj.audit.checkpoint import exported
 from xroad_vtj.audit.config import AuditConfig
 from xroad_vtj.audit.keys import Keyring, new_key_text, read_key_file, write_private
 from xroad_vtj.audit.records import Intent, Outcome, Refusal
 from xroad_vtj.audit.retention import RetentionResult
 from xroad_vtj.audit.signing import create_signing_identity
-from xroad_vtj.audit.verify import ChainResult, Row, VerifyReport, records
-from xroad_vtj.audit.xmldsig import SignatureInvalid, Signer
+from xroad_vtj.audit.verify import ChainResult, Row, VerifyReport
+from xroad_vtj.audit.xmldsig import Signer
 from xroad_vtj.errors import AuditUnavailable, ConfigError
 
 if TYPE_CHECKING:
@@ -41,33 +40,6 @@ def load_signer(config: AuditConfig) -> Signer:
     if config.signing_key_file is None or config.signing_cert_file is None:
         raise ConfigError("audit.signing_key_file and audit.signing_cert_file are required")
     return Signer(config.signing_key_file, config.signing_cert_file, config.previous_signing_cert_files)
-
-
-def compare_checkpoints(
-    chain: ChainResult, checkpoints: Sequence[checkpoint_doc.Checkpoint]
-) -> tuple[str | None, int | None]:
-    """The first way in which the (intact) chain disagrees with the signed checkpoints, naming the record."""
-    matched = chain.anchor_seq
-    for cp in sorted(checkpoints, key=lambda c: c.seq):
-        if cp.seq < chain.anchor_seq:
-            continue  # removed by retention; its signature was checked
-        if cp.seq > chain.last_seq:
-            first = chain.last_seq + 1
-            return (
-                f"{records(first, cp.seq)} missing: the log ends at record {chain.last_seq} but checkpoint "
-                f"{cp.source} covers {cp.seq} (truncated or rolled back)",
-                first,
-            )
-        actual = chain.anchor_hash if cp.seq == chain.anchor_seq else chain.hashes_at.get(cp.seq)
-        if actual != cp.head_hash:
-            first = matched + 1
-            return (
-                f"{records(first, cp.seq)} rewritten: the head hash at record {cp.seq} differs from "
-                f"checkpoint {cp.source}",
-                first,
-            )
-        matched = cp.seq
-    return None, None
 
 
 def load_keyring(config: AuditConfig) -> Keyring:
@@ -212,7 +184,9 @@ class AuditStore(abc.ABC):
         return audit_id
 
     async def append_outcome(self, audit_id: str, outcome: Outcome) -> None:
-        await self._append_counted("outcome", codec.outcome_body(audit_id, self.instance, outcome, self.keyring))
+        await self._append_counted(
+            "outcome", codec.outcome_body(audit_id, self.instance, outcome, self.keyring)
+        )
 
     async def append_refusal(self, refusal: Refusal) -> str:
         audit_id = codec.new_audit_id()
@@ -225,7 +199,9 @@ class AuditStore(abc.ABC):
         """Append an event record (e.g. ``audit_access``: an auditor viewed decrypted data); returns its seq.
 
         ``details`` must not hold personal data in clear: a subject goes in as its blind index."""
-        return await self._append_counted("event", codec.event_body(event, self.instance, details))
+        return await self._append_counted(
+            "event", codec.event_body(event, self.instance, details, self.keyring)
+        )
 
     async def _append_counted(self, kind: str, body: str) -> int:
         try:
@@ -347,41 +323,11 @@ class AuditStore(abc.ABC):
         return await export(self, since, until)
 
     async def verify(self, *, checkpoint_dir: Path | None = None) -> VerifyReport:
-        """Check every record's hash, the chain, every checkpoint's signature (database and files), that each
-        checkpoint's head hash matches the log, and that the log still holds everything the newest checkpoint
-        covers. ``checkpoint_dir`` defaults to ``audit.checkpoint_dir``."""
-        verifier = self.signer.verifier
-        directory = checkpoint_dir or self.config.checkpoint_dir
-        documents = [(f"{name} (file)", doc) for name, doc in await asyncio.to_thread(exported, directory)]
-        documents += [(f"{seq} (database)", doc) for seq, doc in await self._checkpoint_documents()]
+        """``audit verify`` (:func:`xroad_vtj.audit.verify.verify_store`). ``checkpoint_dir`` defaults to
+        ``audit.checkpoint_dir``."""
+        from xroad_vtj.audit.verify import verify_store
 
-        def check_signatures() -> tuple[list[checkpoint_doc.Checkpoint], str | None]:
-            good: list[checkpoint_doc.Checkpoint] = []
-            bad: str | None = None
-            for source, document in documents:
-                try:
-                    good.append(checkpoint_doc.read(verifier, document, source))
-                except SignatureInvalid as e:
-                    bad = bad or str(e)
-            return good, bad
-
-        # thousands of signatures take a while: not on the event loop
-        checkpoints, bad_signature = await asyncio.to_thread(check_signatures)
-        chain = await self._check_chain({c.seq for c in checkpoints})
-        problem, bad_seq = chain.problem, chain.bad_seq
-        if problem is None and bad_signature is not None:
-            problem = bad_signature
-        if problem is None:
-            problem, bad_seq = compare_checkpoints(chain, checkpoints)
-        return VerifyReport(
-            records=chain.records,
-            first_seq=chain.first_seq,
-            last_seq=chain.last_seq,
-            head_hash=chain.last_hash,
-            checkpoints=len(checkpoints),
-            problem=problem,
-            bad_seq=bad_seq,
-        )
+        return await verify_store(self, checkpoint_dir=checkpoint_dir)
 
     @abc.abstractmethod
     async def apply_retention(self, *, admin_dsn: str | None = None) -> RetentionResult:

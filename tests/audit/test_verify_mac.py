@@ -1,0 +1,55 @@
+"""The record MAC: what the service writes verifies; nothing else does, whatever bytes the database holds."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.audit.helpers import intent, refusal
+from xroad_vtj.audit import codec
+from xroad_vtj.audit.keys import DataKey, Keyring
+from xroad_vtj.audit.mac import Mac, MacChecker
+
+KEYRING = Keyring(DataKey.from_bytes(os.urandom(32)))
+CHECKER = MacChecker(KEYRING)
+SEALED = codec.intent_body(intent(1, end_user='o"ff,"mac":"x'), "a-1", "t", KEYRING).encode()
+
+
+def test_every_kind_of_body_the_service_writes_verifies() -> None:
+    bodies = [
+        SEALED,
+        codec.refusal_body(refusal(), "a-2", "t", KEYRING),
+        codec.event_body("audit_access", "t", {"n": 1}, KEYRING),
+        codec.sweep_event_body("t", None, 0, KEYRING),
+    ]
+    for body in bodies:
+        raw = body if isinstance(body, bytes) else body.encode()
+        assert CHECKER.check(raw)[0] is Mac.VALID, raw
+
+
+@given(st.integers(min_value=0, max_value=len(SEALED) - 1), st.integers(min_value=1, max_value=255))
+def test_any_changed_byte_fails(position: int, delta: int) -> None:
+    changed = bytearray(SEALED)
+    changed[position] = (changed[position] + delta) % 256
+    assert CHECKER.check(bytes(changed))[0] is not Mac.VALID
+
+
+@settings(max_examples=300)
+@given(st.binary(max_size=400) | st.text(max_size=200).map(lambda t: ('{"a":1,"mac":"' + t + '"}').encode()))
+def test_arbitrary_bytes_never_verify_and_never_raise(body: bytes) -> None:
+    assert CHECKER.check(body)[0] is not Mac.VALID
+
+
+def test_checking_is_linear_in_the_body_size() -> None:
+    def timed(n: int) -> float:
+        body = b'{"a":"' + b'"mac":"' * n + b'"}'
+        start = time.perf_counter()
+        for _ in range(20):
+            CHECKER.check(body)
+        return time.perf_counter() - start
+
+    small, large = timed(2_000), timed(32_000)
+    assert large < small * 16 * 4 + 0.05

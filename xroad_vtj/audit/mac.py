@@ -1,0 +1,91 @@
+"""Record authentication: every body carries an HMAC keyed from the audit data key, which the database never sees.
+
+The hash chain has no secret: anyone who can insert rows can append a record with a correct chain hash. The
+record MAC closes that: ``mac = "<kid>:" + hex(HMAC-SHA256(mac key, body without its mac member))[:32]``,
+where the mac key is derived from the data key ``kid`` (HMAC-SHA256 over a fixed label, like the subject
+keys) and the body without the mac is the canonical text exactly as it would be without that one member.
+Because keys are sorted and ``audit_id`` always precedes ``mac``, the stored body is that text with
+``,"mac":"…"`` inserted at its sorted place, and a verifier removes exactly that member again: no JSON parsing,
+no re-serialisation.
+
+Rotation: new records use the current data key; a record names its key by ``kid``, so records MAC'd under a
+key moved to ``audit.previous_data_key_files`` still verify. Records written before record MACs existed carry
+none; they are accepted only before the first record that has one (see :mod:`xroad_vtj.audit.verify`).
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Mapping
+from enum import Enum
+from typing import Any
+
+from xroad_vtj.audit.chain import canonical_body
+from xroad_vtj.audit.keys import Keyring
+
+MEMBER = "mac"
+_OPEN = b'"mac":"'
+_TAG_HEX = 32  # 128 bits
+_VALUE_LEN = 17 + 1 + _TAG_HEX  # "k" + 16 hex digits, ":", the tag
+
+
+def _tag(key: bytes, unsealed: bytes) -> str:
+    return hmac.digest(key, unsealed, "sha256").hex()[:_TAG_HEX]
+
+
+def sealed_body(fields: Mapping[str, Any], keyring: Keyring) -> str:
+    """The canonical body of ``fields`` with its record MAC under the current data key."""
+    text = canonical_body(fields)
+    key = keyring.current
+    # surrogatepass: a body with a lone surrogate is refused where it is written, not here (the same bytes as
+    # the stored UTF-8 for every body that can be stored)
+    tag = _tag(key.mac_key, text.encode("utf-8", "surrogatepass"))
+    return canonical_body({**fields, MEMBER: f"{key.kid}:{tag}"})
+
+
+class Mac(Enum):
+    VALID = "valid"
+    ABSENT = "absent"  # a record written before record MACs existed (or a forgery pretending to be one)
+    INVALID = "invalid"
+    UNKNOWN_KEY = "unknown_key"
+
+
+class MacChecker:
+    """Checks the record MAC of stored bodies under every configured data key."""
+
+    def __init__(self, keyring: Keyring) -> None:
+        self._keys = {k.kid.encode(): k.mac_key for k in keyring.all}
+        self.last_kid = ""  # the key id of the last UNKNOWN_KEY answer, for the message
+
+    def check(self, body: bytes) -> tuple[Mac, bytes]:
+        """``(verdict, tag)``: the tag identifies the record (a replayed record repeats it)."""
+        at = body.find(_OPEN)
+        if at < 0:
+            return Mac.ABSENT, b""
+        # exactly one member, at top level after another member: inside a JSON string `"` is always escaped, so
+        # `"mac":"` can only be a key; a second one, or one not preceded by `,`, is not a body the service wrote
+        start = at + len(_OPEN)
+        end = start + _VALUE_LEN
+        value = body[start:end]
+        if (
+            body[at - 1 : at] != b","
+            or body[end : end + 1] != b'"'
+            or value[17:18] != b":"
+            or value[:1] != b"k"
+            or body.find(_OPEN, start) >= 0
+        ):
+            return Mac.INVALID, b""
+        kid, tag = value[:17], value[18:]
+        try:
+            bytes.fromhex(kid[1:].decode())
+            expected = bytes.fromhex(tag.decode())
+        except ValueError:  # not hex (or not ASCII)
+            return Mac.INVALID, b""
+        key = self._keys.get(kid)
+        if key is None:
+            self.last_kid = kid.decode()
+            return Mac.UNKNOWN_KEY, tag
+        actual = hmac.digest(key, body[: at - 1] + body[end + 1 :], "sha256")[: _TAG_HEX // 2]
+        if not hmac.compare_digest(actual, expected):
+            return Mac.INVALID, tag
+        return Mac.VALID, tag
