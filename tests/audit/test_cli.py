@@ -108,7 +108,7 @@ def test_checkpoint_export_and_prove_write_signed_files(
 
 def test_migrate_and_retention_on_sqlite(config_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["audit", "migrate", "--config", str(config_file)]) == 0
-    assert "audit schema at version 1 (sqlite" in capsys.readouterr().out
+    assert "audit schema at version 2 (sqlite" in capsys.readouterr().out
     assert main(["audit", "retention", "--config", str(config_file)]) == 0
     assert capsys.readouterr().out.startswith("retention: nothing older than")
 

@@ -1,8 +1,10 @@
 """The PostgreSQL audit store: several replicas, one chain, group commit through one writer task per process.
 
 Appends are queued to one writer task per process. It takes everything queued and, in one transaction, takes
-the log's advisory lock (``pg_advisory_xact_lock``: replicas queue up here, so seq stays gap-free and the
-chain has one order), reads the head record, inserts the batch chained onto it and commits. Every waiter of
+the log's lock (``LOCK TABLE xroad_vtj_audit.write_lock IN EXCLUSIVE MODE``, which only the application role
+may take: replicas queue up here, so seq stays gap-free and the chain has one order), reads the head record,
+hands the intents other replicas appended since its last transaction to the quota ledger, inserts the batch
+chained onto it and commits. Every waiter of
 the batch is released only after that commit: concurrent queries share one durable commit, and an append that
 returned is durable. A failed batch is rolled back whole and its waiters get :class:`AuditUnavailable`.
 
@@ -24,19 +26,21 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
 import structlog
 from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
 
-from xroad_vtj.audit import codec, retention
+from xroad_vtj.audit import codec, core, retention
 from xroad_vtj.audit.chain import GENESIS, iso, period_of, record_hash, utcnow
+from xroad_vtj.audit.core import HeadWatch
 from xroad_vtj.audit.filters import count_where, search_where
-from xroad_vtj.audit.pg_schema import SCHEMA_VERSION, WRITE_LOCK, next_period
+from xroad_vtj.audit.pg_schema import SCHEMA_VERSION, WRITE_LOCK_SQL, next_period
 from xroad_vtj.audit.retention import RetentionResult
 from xroad_vtj.audit.store import AuditStore
+from xroad_vtj.audit.usage import MINUTE, IntentRow
 from xroad_vtj.audit.verify import ChainResult, Row, walk_log
 from xroad_vtj.errors import AuditUnavailable
 
@@ -82,7 +86,7 @@ class _Job:
 
 @dataclass(slots=True)
 class _Chainer:
-    """Appends bodies onto the head inside the writer's transaction (the advisory lock is held)."""
+    """Appends bodies onto the head inside the writer's transaction (the log's lock is held)."""
 
     conn: AConn
     store: PostgresAuditStore
@@ -91,27 +95,31 @@ class _Chainer:
     period: int = 0
     seqs: list[int] = field(default_factory=list)
 
-    async def append(self, bodies: Sequence[str], periods: Sequence[int] | None = None) -> list[int]:
-        now_period = period_of(utcnow())
-        seqs: list[int] = []
-        periods_out: list[int] = []
-        hashes: list[bytes] = []
-        for i, body in enumerate(bodies):
-            self.seq += 1
-            self.period = max(self.period, periods[i] if periods is not None else now_period)
-            await self.store._ensure_partition(self.conn, self.period)
-            self.prev = record_hash(self.prev, self.seq, self.period, body.encode())
-            seqs.append(self.seq)
-            periods_out.append(self.period)
-            hashes.append(self.prev)
-        if seqs:
+    async def append(
+        self,
+        bodies: Sequence[str],
+        periods: Sequence[int] | None = None,
+        encoded: Sequence[bytes] | None = None,
+    ) -> list[int]:
+        data = encoded if encoded is not None else [b.encode() for b in bodies]
+        chained = core.chain((self.seq, self.prev, self.period), data, period_of(utcnow()), periods)
+        for period in sorted({c.period for c in chained}):
+            await self.store._ensure_partition(self.conn, period)
+        if chained:
+            last = chained[-1]
+            self.seq, self.prev, self.period = last.seq, last.hash, last.period
             # one statement (one round trip) for the whole batch
             await self.conn.execute(
                 "INSERT INTO xroad_vtj_audit.record (seq, period, body, hash)"
                 " SELECT * FROM unnest(%b::bigint[], %b::integer[], %b::text[], %b::bytea[])",
-                (seqs, periods_out, list(bodies), hashes),
+                (
+                    [c.seq for c in chained],
+                    [c.period for c in chained],
+                    list(bodies),
+                    [c.hash for c in chained],
+                ),
             )
-        return seqs
+        return [c.seq for c in chained]
 
 
 class PostgresAuditStore(AuditStore):
@@ -129,6 +137,7 @@ class PostgresAuditStore(AuditStore):
         self._outage: str | None = None  # set while the database is unreachable: everything fails at once
         self._probe: asyncio.Task[None] | None = None
         self._closing = False
+        self._watch: HeadWatch | None = None
 
     # --- lifecycle -------------------------------------------------------------------------------------
 
@@ -186,6 +195,7 @@ class PostgresAuditStore(AuditStore):
                 now = period_of(utcnow())
                 for period in (now, next_period(now)):
                     await self._ensure_partition(conn, period)
+                top, minute = await self._usage_snapshot(conn)
         except BaseException as e:
             if pool is not None:
                 await pool.close()
@@ -193,7 +203,26 @@ class PostgresAuditStore(AuditStore):
                 raise _unavailable(e) from None
             raise
         self._pool = pool
+        self.usage.start(top, minute)
+        self._watch = HeadWatch(self.usage, lambda fn: fn())  # the writer runs on the ledger's loop
+        self._watch.known = top
         self._writer = asyncio.create_task(self._write_loop(), name="audit-pg-writer")
+
+    async def _usage_snapshot(self, conn: AConn) -> tuple[int, list[IntentRow]]:
+        """The head seq and the callers' intents of the last minute, in one snapshot."""
+        since = iso(utcnow() - timedelta(seconds=MINUTE))
+        async with conn.transaction():
+            await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            top = await (
+                await conn.execute("SELECT coalesce(max(seq), 0) FROM xroad_vtj_audit.record")
+            ).fetchone()
+            cur = await conn.execute(
+                f"SELECT {core.USAGE_COLUMNS} FROM xroad_vtj_audit.record"  # noqa: S608  # constant columns
+                " WHERE kind = 'intent' AND requested_at >= %s ORDER BY seq",
+                (since,),
+            )
+            rows = await cur.fetchall()
+        return int(top[0]) if top else 0, core.intent_rows(rows)
 
     async def _close_backend(self) -> None:
         self._closing = True
@@ -292,11 +321,27 @@ class PostgresAuditStore(AuditStore):
                     lookahead.append(nxt)
                     break
                 batch.append(nxt)
+            # Each job becomes bytes before the transaction: a job that cannot be written is refused alone.
+            good: list[_Job] = []
+            encoded: list[bytes] = []
+            for j in batch:
+                assert j.body is not None
+                data = core.encode(j.body)
+                if isinstance(data, AuditUnavailable):
+                    if not j.future.done():
+                        j.future.set_exception(data)
+                else:
+                    good.append(j)
+                    encoded.append(data)
+            if not good:
+                continue
 
-            async def append(conn: AConn, chainer: _Chainer, batch: list[_Job] = batch) -> list[int]:
-                return await chainer.append([j.body for j in batch if j.body is not None])
+            async def append(
+                conn: AConn, chainer: _Chainer, good: list[_Job] = good, encoded: list[bytes] = encoded
+            ) -> list[int]:
+                return await chainer.append([j.body or "" for j in good], encoded=encoded)
 
-            await self._transaction(batch, append)
+            await self._transaction(good, append)
 
     async def _transaction(
         self, jobs: list[_Job], work: Callable[[AConn, _Chainer], Awaitable[list[Any]]]
@@ -304,11 +349,16 @@ class PostgresAuditStore(AuditStore):
         """Run ``work`` under the log's lock in one transaction; it returns one result per job."""
         try:
             async with self._connection() as conn, conn.transaction():
-                await conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+                await conn.execute(WRITE_LOCK_SQL)
                 chainer = _Chainer(conn, self)
                 chainer.seq, chainer.prev, chainer.period = await self._read_head(conn)
+                await self._sync_foreign(conn, chainer.seq)
                 result = await work(conn, chainer)
+                if self._watch is not None:
+                    self._watch.pending = chainer.seq
         except Exception as e:
+            if self._watch is not None:
+                self._watch.pending = None
             self._partitions.clear()  # a failed transaction may have rolled back a new partition
             error = _unavailable(e)
             for j in jobs:
@@ -317,9 +367,51 @@ class PostgresAuditStore(AuditStore):
             return
         self._period_hint = chainer.period
         self._commits += 1
+        if self._watch is not None:
+            self._watch.committed()
+        if work.__name__ == "append":
+            self._observe_batch(len(jobs))
         for j, r in zip(jobs, result, strict=True):
             if not j.future.done():
                 j.future.set_result(r)
+
+    async def _sync_foreign(self, conn: AConn, head_seq: int) -> None:
+        """Hand the intents other replicas appended since this one last knew the head to the quota ledger."""
+        watch = self._watch
+        span = watch.foreign(head_seq) if watch is not None else None
+        if watch is None or span is None:
+            return
+        cur = await conn.execute(
+            f"SELECT {core.USAGE_COLUMNS} FROM xroad_vtj_audit.record"  # noqa: S608  # constant columns
+            " WHERE seq > %s AND seq <= %s AND kind = 'intent' ORDER BY seq",
+            span,
+        )
+        watch.found(core.intent_rows(await cur.fetchall()), span[1])
+
+    async def sync_usage(self) -> None:
+        async def nothing(conn: AConn, chainer: _Chainer) -> None:
+            return None  # the writer's transaction itself reads what other replicas appended
+
+        await self.write_call(nothing)
+
+    async def _load_end_user(
+        self, caller: str, key: str, end_user: str, since: str
+    ) -> tuple[int, list[IntentRow]]:
+        async with self._connection() as conn, conn.transaction():
+            await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            top = await (
+                await conn.execute("SELECT coalesce(max(seq), 0) FROM xroad_vtj_audit.record")
+            ).fetchone()
+            cur = await conn.execute(
+                f"SELECT {core.USAGE_COLUMNS} FROM xroad_vtj_audit.record"  # noqa: S608  # constant columns
+                " WHERE end_user_key = %s AND caller = %s AND kind = 'intent' AND requested_at >= %s"
+                f" UNION ALL SELECT {core.USAGE_COLUMNS} FROM xroad_vtj_audit.record"
+                " WHERE end_user = %s AND kind = 'intent' AND requested_at >= %s"
+                " AND end_user_key IS NULL AND caller = %s",
+                (key, caller, since, end_user, since, caller),
+            )
+            rows = await cur.fetchall()
+        return int(top[0]) if top else 0, core.intent_rows(rows)
 
     async def _read_head(self, conn: AConn) -> tuple[int, bytes, int]:
         for hint in (self._period_hint, 0):
@@ -384,7 +476,7 @@ class PostgresAuditStore(AuditStore):
 
         try:  # a real insert under the log's lock, rolled back: rights, partition and WAL all work
             async with self._connection() as conn, conn.transaction(force_rollback=True):
-                await conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+                await conn.execute(WRITE_LOCK_SQL)
                 await self._ensure_partition(conn, period_of(utcnow()))
                 await conn.execute(
                     "INSERT INTO xroad_vtj_audit.record (seq, period, body, hash) VALUES (-1, %s, %s, %s)",
@@ -568,7 +660,7 @@ def pg_retention(admin_dsn: str, instance: str, years: int) -> RetentionResult:
         # detaching takes an exclusive lock on the table while appends wait for the log's lock: give up
         # rather than stall the service behind a long-running reader
         conn.execute("SET LOCAL lock_timeout = '5s'")
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+        conn.execute(WRITE_LOCK_SQL)
         row = conn.execute(
             "SELECT min(seq), max(seq), count(*) FROM xroad_vtj_audit.record WHERE period < %s", (keep_from,)
         ).fetchone()
@@ -599,7 +691,7 @@ def pg_retention(admin_dsn: str, instance: str, years: int) -> RetentionResult:
             count=count,
             periods=periods,
         )
-        conn.execute("SELECT xroad_vtj_audit.ensure_partition(%s)", (period,))
+        conn.execute("SELECT xroad_vtj_audit.create_partition(%s)", (period,))
         conn.execute(
             "INSERT INTO xroad_vtj_audit.record (seq, period, body, hash) VALUES (%s, %s, %s, %s)",
             (seq, period, body, record_hash(prev, seq, period, body.encode())),

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import queue
 import sqlite3
 import threading
@@ -24,88 +25,46 @@ import time
 from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
-from xroad_vtj.audit import codec, retention
-from xroad_vtj.audit.chain import GENESIS, iso, period_of, record_hash, utcnow
+from xroad_vtj.audit import codec, core, retention
+from xroad_vtj.audit.chain import GENESIS, iso, period_of, utcnow
+from xroad_vtj.audit.core import HeadWatch
 from xroad_vtj.audit.filters import count_where, search_where
 from xroad_vtj.audit.retention import RetentionResult
 from xroad_vtj.audit.store import AuditStore
+from xroad_vtj.audit.usage import MINUTE, IntentRow
 from xroad_vtj.audit.verify import ChainResult, Row, walk_log
 from xroad_vtj.errors import AuditUnavailable
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 10_000
 MAX_BATCH = 1024
 COALESCE_SECONDS = 0.001
+MAX_COALESCE_SECONDS = 0.004
 BUSY_WINDOW_SECONDS = 0.005
 
 
-SCHEMA = """
--- The searchable columns are generated from the hashed body, so they can never disagree with it.
-CREATE TABLE IF NOT EXISTS audit_record (
-    seq    INTEGER PRIMARY KEY,
-    period INTEGER NOT NULL,
-    body   TEXT    NOT NULL,
-    hash   BLOB    NOT NULL,
-    kind             TEXT GENERATED ALWAYS AS (json_extract(body, '$.kind')) VIRTUAL,
-    audit_id         TEXT GENERATED ALWAYS AS (json_extract(body, '$.audit_id')) VIRTUAL,
-    xroad_message_id TEXT GENERATED ALWAYS AS (json_extract(body, '$.xroad_message_id')) VIRTUAL,
-    caller           TEXT GENERATED ALWAYS AS (json_extract(body, '$.caller')) VIRTUAL,
-    end_user         TEXT GENERATED ALWAYS AS (json_extract(body, '$.end_user')) VIRTUAL,
-    subject_index    TEXT GENERATED ALWAYS AS (json_extract(body, '$.subject_index')) VIRTUAL,
-    requested_at     TEXT GENERATED ALWAYS AS (json_extract(body, '$.requested_at')) VIRTUAL
-);
-CREATE INDEX IF NOT EXISTS audit_record_audit_id ON audit_record (audit_id, kind);
-CREATE INDEX IF NOT EXISTS audit_record_message_id ON audit_record (xroad_message_id);
-CREATE INDEX IF NOT EXISTS audit_record_end_user
-    ON audit_record (end_user, kind, requested_at, subject_index);
-CREATE INDEX IF NOT EXISTS audit_record_caller ON audit_record (caller, kind, requested_at);
-CREATE INDEX IF NOT EXISTS audit_record_subject ON audit_record (subject_index);
-CREATE INDEX IF NOT EXISTS audit_record_kind_time ON audit_record (kind, requested_at);
-CREATE INDEX IF NOT EXISTS audit_record_period ON audit_record (period);
+MIGRATIONS = ((1, "sqlite_0001_initial.sql"), (2, "sqlite_0002_quota_keys.sql"))
 
--- Not evidence: one row that readiness probes rewrite to prove the file takes writes again after a failure.
-CREATE TABLE IF NOT EXISTS audit_probe (id INTEGER PRIMARY KEY CHECK (id = 1), at TEXT NOT NULL);
 
-CREATE TABLE IF NOT EXISTS audit_checkpoint (
-    seq        INTEGER NOT NULL,
-    created_at TEXT    NOT NULL,
-    document   TEXT    NOT NULL
-);
-CREATE INDEX IF NOT EXISTS audit_checkpoint_seq ON audit_checkpoint (seq);
-
--- Retention's controlled exception to append-only: a DELETE passes the trigger only for periods up to the
--- permit row that retention inserts and removes again in the same transaction, and no permit may reach
--- into the last five years.
-CREATE TABLE IF NOT EXISTS audit_retention_permit (through_period INTEGER NOT NULL);
-
-CREATE TRIGGER IF NOT EXISTS audit_retention_permit_floor BEFORE INSERT ON audit_retention_permit
-WHEN NEW.through_period >= CAST(strftime('%Y%m', 'now', '-5 years') AS INTEGER)
-BEGIN SELECT RAISE(ABORT, 'retention may not remove any of the last five years'); END;
-
-CREATE TRIGGER IF NOT EXISTS audit_record_no_update BEFORE UPDATE ON audit_record
-BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
-
-CREATE TRIGGER IF NOT EXISTS audit_record_no_delete BEFORE DELETE ON audit_record
-WHEN NOT EXISTS (SELECT 1 FROM audit_retention_permit WHERE OLD.period <= through_period)
-BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
-
-CREATE TRIGGER IF NOT EXISTS audit_checkpoint_no_update BEFORE UPDATE ON audit_checkpoint
-BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;
-
-CREATE TRIGGER IF NOT EXISTS audit_checkpoint_no_delete BEFORE DELETE ON audit_checkpoint
-BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;
-"""
+def _migration(name: str) -> str:
+    return resources.files("xroad_vtj.audit.migrations").joinpath(name).read_text(encoding="utf-8")
 
 
 def connect(path: Path) -> sqlite3.Connection:
-    """A connection in autocommit mode (transactions are explicit), WAL, durable commits."""
+    """A connection in autocommit mode (transactions are explicit), WAL, durable commits.
+
+    A new database file is created owner-only (0600) before SQLite opens it: it holds end users and purposes
+    in clear, and SQLite gives the WAL and shared-memory files the mode of the database file."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA journal_mode = WAL")
@@ -114,6 +73,7 @@ def connect(path: Path) -> sqlite3.Connection:
 
 
 def migrate(conn: sqlite3.Connection) -> None:
+    """Bring the schema to ``SCHEMA_VERSION`` (PRAGMA user_version), one migration file at a time."""
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version > SCHEMA_VERSION:
         raise AuditUnavailable("the audit database was created by a newer version of xroad-vtj")
@@ -121,11 +81,11 @@ def migrate(conn: sqlite3.Connection) -> None:
         return
     conn.execute("BEGIN IMMEDIATE")
     try:
-        if conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:  # another process was first
-            conn.execute("ROLLBACK")
-            return
-        for statement in _statements(SCHEMA):
-            conn.execute(statement)
+        version = conn.execute("PRAGMA user_version").fetchone()[0]  # another process may have been first
+        for number, name in MIGRATIONS:
+            if number > version:
+                for statement in _statements(_migration(name)):
+                    conn.execute(statement)
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except BaseException:
@@ -151,25 +111,62 @@ def head(conn: sqlite3.Connection) -> tuple[int, bytes, int]:
 
 
 def insert_chained(
-    conn: sqlite3.Connection, bodies: Sequence[str], *, periods: Sequence[int] | None = None
+    conn: sqlite3.Connection,
+    bodies: Sequence[str],
+    *,
+    periods: Sequence[int] | None = None,
+    encoded: Sequence[bytes] | None = None,
+    watch: HeadWatch | None = None,
 ) -> list[int]:
     """Chain ``bodies`` onto the head and insert them; the caller holds the write transaction.
 
-    ``periods`` forces each record's period (bench and test helpers writing old data); otherwise it is the
-    current month, never below the head's.
+    ``periods`` forces each record's period (bench and test helpers writing old data). ``encoded`` are the
+    bodies' UTF-8 bytes when the caller already has them. With ``watch``, intents other processes appended
+    since this one last wrote are handed to the quota ledger first.
     """
-    seq, prev, period = head(conn)
-    now_period = period_of(utcnow())
-    rows = []
-    seqs = []
-    for i, body in enumerate(bodies):
-        seq += 1
-        period = max(period, periods[i] if periods is not None else now_period)
-        prev = record_hash(prev, seq, period, body.encode())
-        rows.append((seq, period, body, prev))
-        seqs.append(seq)
-    conn.executemany("INSERT INTO audit_record (seq, period, body, hash) VALUES (?, ?, ?, ?)", rows)
-    return seqs
+    top = head(conn)
+    if watch is not None:
+        sync_foreign(conn, watch, top[0])
+    data = encoded if encoded is not None else [b.encode() for b in bodies]
+    chained = core.chain(top, data, period_of(utcnow()), periods)
+    conn.executemany(
+        "INSERT INTO audit_record (seq, period, body, hash) VALUES (?, ?, ?, ?)",
+        [(c.seq, c.period, body, c.hash) for c, body in zip(chained, bodies, strict=True)],
+    )
+    if watch is not None and chained:
+        watch.pending = chained[-1].seq
+    return [c.seq for c in chained]
+
+
+def sync_foreign(conn: sqlite3.Connection, watch: HeadWatch, head_seq: int) -> None:
+    span = watch.foreign(head_seq)
+    if span is not None:
+        rows = conn.execute(
+            f"SELECT {core.USAGE_COLUMNS} FROM audit_record"  # noqa: S608  # constant column list
+            " WHERE seq > ? AND seq <= ? AND kind = 'intent' ORDER BY seq",
+            span,
+        ).fetchall()
+        watch.found(core.intent_rows(rows), span[1])
+
+
+def usage_snapshot(conn: sqlite3.Connection, since: str) -> tuple[int, list[IntentRow]]:
+    """The head seq and every intent requested at or after ``since`` (the callers' last minute), one snapshot."""
+    conn.execute("BEGIN")
+    try:
+        top = conn.execute("SELECT coalesce(max(seq), 0) FROM audit_record").fetchone()[0]
+        rows = conn.execute(
+            f"SELECT {core.USAGE_COLUMNS} FROM audit_record"  # noqa: S608  # constant column list
+            " WHERE kind = 'intent' AND requested_at >= ? ORDER BY seq",
+            (since,),
+        ).fetchall()
+        return int(top), core.intent_rows(rows)
+    finally:
+        conn.execute("ROLLBACK")
+
+
+def _call_soon(loop: asyncio.AbstractEventLoop, fn: Callable[[], None]) -> None:
+    with contextlib.suppress(RuntimeError):  # that loop is closed: nobody is counting any more
+        loop.call_soon_threadsafe(fn)
 
 
 def check_sqlite_chain(conn: sqlite3.Connection, remember: Collection[int] = ()) -> ChainResult:
@@ -219,8 +216,13 @@ def _notify(job: _Job, result: Any, error: BaseException | None) -> None:
 class _Writer:
     """The one thread per process that writes to the database, in batches."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(
+        self, path: Path, watch: HeadWatch | None = None, observe: Callable[[int], None] | None = None
+    ) -> None:
         self._path = path
+        self.watch = watch
+        self._observe = observe  # records per committed batch (the batch-size histogram)
+        self._last_commit_seconds = 0.0
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._conn: sqlite3.Connection | None = None
         self._thread = threading.Thread(target=self._run, name="audit-sqlite-writer", daemon=True)
@@ -264,10 +266,17 @@ class _Writer:
             batch = [job]
             # Under load (the previous commit ended moments ago) wait a little for more appends, so that
             # concurrent queries share one fsync; an idle store commits at once.
+            # The wait follows the commit's own cost (the fsync): appends that arrive while one commit would
+            # take share the next one instead of queueing behind it one by one.
             busy = time.monotonic() - self._last_commit_end < BUSY_WINDOW_SECONDS
-            self._gather(batch, lookahead, COALESCE_SECONDS if busy else 0.0)
+            wait = (
+                min(MAX_COALESCE_SECONDS, max(COALESCE_SECONDS, self._last_commit_seconds)) if busy else 0.0
+            )
+            self._gather(batch, lookahead, wait)
+            started = time.monotonic()
             self._commit_batch(batch)
             self._last_commit_end = time.monotonic()
+            self._last_commit_seconds = self._last_commit_end - started
         self._drop_connection()
 
     def _gather(self, batch: list[_Job], lookahead: list[_Job | None], wait: float) -> None:
@@ -284,27 +293,48 @@ class _Writer:
             batch.append(nxt)
 
     def _commit_batch(self, batch: list[_Job]) -> None:
+        # Each job becomes bytes before the transaction: a job that cannot be written is refused alone.
+        good: list[_Job] = []
+        encoded: list[bytes] = []
+        for j in batch:
+            assert j.body is not None
+            data = core.encode(j.body)
+            if isinstance(data, AuditUnavailable):
+                _notify(j, None, data)
+            else:
+                good.append(j)
+                encoded.append(data)
+        if not good:
+            return
+        watch = self.watch
         try:
             conn = self._connection()
             conn.execute("BEGIN IMMEDIATE")
             try:
-                seqs = insert_chained(conn, [j.body for j in batch if j.body is not None])
+                seqs = insert_chained(conn, [j.body for j in good], encoded=encoded, watch=watch)  # type: ignore[misc]
                 conn.execute("COMMIT")
                 self.commits += 1
             except BaseException:
                 _rollback(conn)
                 raise
-        except Exception as e:  # any failure: the whole batch is refused
+        except Exception as e:  # the database failed: the whole batch is refused
+            if watch is not None:
+                watch.pending = None
             self._drop_connection()
             error = _unavailable(e)
-            for j in batch:
+            for j in good:
                 _notify(j, None, error)
             return
-        for j, seq in zip(batch, seqs, strict=True):
+        if watch is not None:
+            watch.committed()
+        if self._observe is not None:
+            self._observe(len(good))
+        for j, seq in zip(good, seqs, strict=True):
             _notify(j, seq, None)
 
     def _run_call(self, job: _Job) -> None:
         assert job.call is not None
+        watch = self.watch
         try:
             conn = self._connection()
             conn.execute("BEGIN IMMEDIATE")
@@ -315,10 +345,14 @@ class _Writer:
                 _rollback(conn)
                 raise
         except Exception as e:
+            if watch is not None:
+                watch.pending = None
             if isinstance(e, sqlite3.Error):
                 self._drop_connection()
             _notify(job, None, _unavailable(e))
             return
+        if watch is not None:
+            watch.committed()
         _notify(job, result, None)
 
 
@@ -347,18 +381,25 @@ class SqliteAuditStore(AuditStore):
         self._read_conn: sqlite3.Connection | None = None
 
     async def _open_backend(self) -> None:
-        def prepare() -> None:
+        since = iso(utcnow() - timedelta(seconds=MINUTE))
+
+        def prepare() -> tuple[int, list[IntentRow]]:
             conn = connect(self.path)
             try:
                 migrate(conn)
+                return usage_snapshot(conn, since)
             finally:
                 conn.close()
 
         try:
-            await asyncio.to_thread(prepare)
+            top, minute = await asyncio.to_thread(prepare)
         except sqlite3.Error as e:
             raise _unavailable(e) from None
-        self._writer = _Writer(self.path)
+        self.usage.start(top, minute)
+        loop = asyncio.get_running_loop()
+        watch = HeadWatch(self.usage, lambda fn: _call_soon(loop, fn))
+        watch.known = top
+        self._writer = _Writer(self.path, watch, self._observe_batch)
         self._writer.start()
         self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-sqlite-reader")
 
@@ -397,12 +438,14 @@ class SqliteAuditStore(AuditStore):
         return self._writer.commits if self._writer is not None else 0
 
     async def append_bodies_at(self, bodies: Sequence[str], periods: Sequence[int]) -> list[int]:
-        return await self.write_call(lambda conn: insert_chained(conn, bodies, periods=periods))
+        watch = self._writer.watch if self._writer is not None else None
+        return await self.write_call(lambda conn: insert_chained(conn, bodies, periods=periods, watch=watch))
 
     async def apply_retention(self, *, admin_dsn: str | None = None) -> RetentionResult:
         years = self.config.retention_years
         keep_from = retention.keep_from_period(utcnow(), years)
         instance = self.instance
+        watch = self._writer.watch if self._writer is not None else None
 
         def run(conn: sqlite3.Connection) -> RetentionResult:
             first, last, count = conn.execute(
@@ -429,7 +472,7 @@ class SqliteAuditStore(AuditStore):
                 count=count,
                 periods=periods,
             )
-            insert_chained(conn, [body])
+            insert_chained(conn, [body], watch=watch)
             # the controlled exception to append-only (see SCHEMA): permit, delete, withdraw the permit
             conn.execute(
                 "INSERT INTO audit_retention_permit (through_period) VALUES (?)",
@@ -458,6 +501,7 @@ class SqliteAuditStore(AuditStore):
     async def mark_unfinished_unknown(self, older_than: datetime | None = None) -> int:
         bound = iso(older_than) if older_than is not None else None
         instance = self.instance
+        watch = self._writer.watch if self._writer is not None else None
 
         def mark(conn: sqlite3.Connection) -> int:
             events = conn.execute(
@@ -475,7 +519,9 @@ class SqliteAuditStore(AuditStore):
             ).fetchall()
             now = utcnow()
             bodies = [codec.unknown_outcome_body({"audit_id": r[0]}, instance, now) for r in rows]
-            insert_chained(conn, [*bodies, codec.sweep_event_body(instance, older_than, len(rows))])
+            insert_chained(
+                conn, [*bodies, codec.sweep_event_body(instance, older_than, len(rows))], watch=watch
+            )
             return len(rows)
 
         count = await self.write_call(mark)
@@ -605,6 +651,37 @@ class SqliteAuditStore(AuditStore):
             return found
 
         return await self._read(fetch) if audit_ids else {}
+
+    async def sync_usage(self) -> None:
+        watch = self._writer.watch if self._writer is not None else None
+        if watch is None:
+            raise AuditUnavailable("the audit store is not open")
+
+        def sync(conn: sqlite3.Connection) -> None:
+            sync_foreign(conn, watch, head(conn)[0])
+
+        await self.write_call(sync)
+
+    async def _load_end_user(
+        self, caller: str, key: str, end_user: str, since: str
+    ) -> tuple[int, list[IntentRow]]:
+        def load(conn: sqlite3.Connection) -> tuple[int, list[IntentRow]]:
+            conn.execute("BEGIN")
+            try:
+                top = conn.execute("SELECT coalesce(max(seq), 0) FROM audit_record").fetchone()[0]
+                rows = conn.execute(
+                    f"SELECT {core.USAGE_COLUMNS} FROM audit_record"  # noqa: S608  # constant column list
+                    " WHERE end_user_key = ? AND caller = ? AND kind = 'intent' AND requested_at >= ?"
+                    f" UNION ALL SELECT {core.USAGE_COLUMNS} FROM audit_record"
+                    " WHERE end_user = ? AND kind = 'intent' AND requested_at >= ?"
+                    " AND end_user_key IS NULL AND caller = ?",
+                    (key, caller, since, end_user, since, caller),
+                ).fetchall()
+                return int(top), core.intent_rows(rows)
+            finally:
+                conn.execute("ROLLBACK")
+
+        return await self._read(load)
 
     async def count_queries(
         self, *, since: datetime, caller: str | None = None, end_user: str | None = None

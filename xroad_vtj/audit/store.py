@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import fcntl
 from collections.abc import Collection, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +27,7 @@ from xroad_vtj.audit.keys import Keyring, new_key_text, read_key_file, write_pri
 from xroad_vtj.audit.records import Intent, Outcome, Refusal
 from xroad_vtj.audit.retention import RetentionResult
 from xroad_vtj.audit.signing import create_signing_identity
+from xroad_vtj.audit.usage import DAY, EndUserUsage, IntentRow, UsageLedger
 from xroad_vtj.audit.verify import ChainResult, Row, VerifyReport, records
 from xroad_vtj.audit.xmldsig import SignatureInvalid, Signer
 from xroad_vtj.errors import AuditUnavailable, ConfigError
@@ -118,6 +119,11 @@ class AuditStore(abc.ABC):
         self._last_checkpoint_seq = 0  # an empty log needs no periodic checkpoint
         # the last append failed: ping then proves a real write works again before reporting ready
         self.degraded = False
+        self.usage = UsageLedger()  # quota counts, exact as of the log (see :mod:`xroad_vtj.audit.usage`)
+
+    def _observe_batch(self, records: int) -> None:
+        if self.metrics is not None:
+            self.metrics.audit_batch_records.observe(records)
 
     # --- lifecycle -----------------------------------------------------------------------------------
 
@@ -212,7 +218,9 @@ class AuditStore(abc.ABC):
         return audit_id
 
     async def append_outcome(self, audit_id: str, outcome: Outcome) -> None:
-        await self._append_counted("outcome", codec.outcome_body(audit_id, self.instance, outcome, self.keyring))
+        await self._append_counted(
+            "outcome", codec.outcome_body(audit_id, self.instance, outcome, self.keyring)
+        )
 
     async def append_refusal(self, refusal: Refusal) -> str:
         audit_id = codec.new_audit_id()
@@ -311,6 +319,35 @@ class AuditStore(abc.ABC):
         strict side.
         """
         return await self._count_distinct_subjects(since=iso(since), caller=caller, end_user=end_user)
+
+    # --- quota usage -----------------------------------------------------------------------------------
+
+    async def end_user_usage(
+        self, caller: str, key: str, end_user: str, in_use: set[tuple[str, str]]
+    ) -> EndUserUsage:
+        """The in-memory usage of one end user (``key`` = its end_user_key), loaded from the log when first
+        needed: an indexed read of that end user's intents of the last day. ``end_user`` (as sent) finds the
+        intents written before records carried ``end_user_key``."""
+        state = self.usage.end_users.get((caller, key))
+        if state is not None:
+            return state
+        for _ in range(3):
+            since = iso(utcnow() - timedelta(seconds=DAY))
+            through, rows = await self._load_end_user(caller, key, end_user, since)
+            state = self.usage.loaded(caller, key, through, rows, in_use)
+            if state is not None:
+                return state
+        raise AuditUnavailable("the quota usage could not be read from the audit store")
+
+    @abc.abstractmethod
+    async def sync_usage(self) -> None:
+        """Bring the ledger up to the log's head now (records other processes or replicas appended)."""
+
+    @abc.abstractmethod
+    async def _load_end_user(
+        self, caller: str, key: str, end_user: str, since: str
+    ) -> tuple[int, list[IntentRow]]:
+        """``(head seq, intents)``: one end user's intents requested at or after ``since``, in one snapshot."""
 
     async def prove(self, xroad_id: str) -> bytes:
         """Signed evidence of one query and its place in the signed log (``audit prove``)."""

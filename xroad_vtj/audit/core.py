@@ -1,0 +1,101 @@
+"""What every audit backend's writer does, whatever the database: turn jobs into bytes, chain a batch onto the
+head, and notice records other writers appended.
+
+The dialects (:mod:`sqlite_store`, :mod:`pg_store`) hold the SQL, the locking and the connection handling;
+they call these functions inside their write transaction, holding the log's lock.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from xroad_vtj.audit.chain import record_hash
+from xroad_vtj.audit.usage import IntentRow, UsageLedger
+from xroad_vtj.errors import AuditUnavailable
+
+# The columns a quota needs of an intent, in the order :func:`intent_rows` reads them.
+USAGE_COLUMNS = "seq, caller, end_user_key, subject_index, requested_at"
+
+
+def encode(body: str) -> bytes | AuditUnavailable:
+    """The UTF-8 bytes of a body, or the error that refuses this one job (and no other in its batch).
+
+    Bodies are valid Unicode by construction (:func:`codec.valid_text`); this is the writer's own guard, run
+    before the transaction so that one bad body never fails the batch it arrived with."""
+    try:
+        return body.encode()
+    except UnicodeEncodeError:
+        return AuditUnavailable("audit store write failed (the record is not valid Unicode)")
+
+
+@dataclass(frozen=True, slots=True)
+class Chained:
+    seq: int
+    period: int
+    hash: bytes
+
+
+def chain(
+    head: tuple[int, bytes, int],
+    encoded: Sequence[bytes],
+    now_period: int,
+    periods: Sequence[int] | None = None,
+) -> list[Chained]:
+    """Chain encoded bodies onto ``head`` = ``(seq, hash, period)``.
+
+    A record's period is the current month (or the forced one of ``periods``: bench and test helpers writing
+    old data), never below the previous record's, so that retention removes a prefix of the chain."""
+    seq, prev, period = head
+    out: list[Chained] = []
+    for i, data in enumerate(encoded):
+        seq += 1
+        period = max(period, periods[i] if periods is not None else now_period)
+        prev = record_hash(prev, seq, period, data)
+        out.append(Chained(seq, period, prev))
+    return out
+
+
+def intent_rows(rows: Sequence[Sequence[object]]) -> list[IntentRow]:
+    """Rows of ``USAGE_COLUMNS`` as :class:`IntentRow` (an intent without ``end_user_key`` predates it)."""
+    from xroad_vtj.audit.usage import intent_row
+
+    return [intent_row(int(str(r[0])), _text(r[1]), _text(r[2]), _text(r[3]), str(r[4] or "")) for r in rows]
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+class HeadWatch:
+    """Notices, under the log's lock, that other writers appended since this process last wrote or synced.
+
+    ``deliver`` runs a callable on the event loop that owns the ledger, in submission order (the SQLite writer
+    is a thread: ``loop.call_soon_threadsafe``); the foreign records then reach the ledger before the waiters
+    of the batch that found them are released."""
+
+    def __init__(self, ledger: UsageLedger, deliver: Callable[[Callable[[], None]], None]) -> None:
+        self.ledger = ledger
+        self.deliver = deliver
+        self.known: int | None = None  # the head this process last knew; None: not started
+        self.pending: int | None = None  # the last seq of the open transaction's own records
+
+    def foreign(self, head_seq: int) -> tuple[int, int] | None:
+        """The seq range ``(after, through]`` other writers added, if any."""
+        if self.known is None or head_seq <= self.known:
+            return None
+        return self.known, head_seq
+
+    def found(self, rows: list[IntentRow], through: int) -> None:
+        self.known = through
+        ledger = self.ledger
+        self.deliver(lambda: ledger.apply_foreign(rows, through))
+
+    def committed(self) -> None:
+        """The open transaction committed (its own records, if any, are known now)."""
+        if self.known is not None and self.pending is not None:
+            self.known = max(self.known, self.pending)
+        self.pending = None
+        # a float store is atomic: the ledger only reads it to decide whether its knowledge is fresh
+        self.ledger.synced_at = time.monotonic()
