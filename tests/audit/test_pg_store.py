@@ -104,7 +104,9 @@ def test_migrate_is_idempotent(empty_db: str) -> None:
     assert migrate(empty_db) == SCHEMA_VERSION
     assert migrate(empty_db) == SCHEMA_VERSION
     with psycopg.connect(empty_db) as conn:
-        assert conn.execute("SELECT count(*) FROM xroad_vtj_audit.schema_version").fetchone() == (SCHEMA_VERSION,)
+        assert conn.execute("SELECT count(*) FROM xroad_vtj_audit.schema_version").fetchone() == (
+            SCHEMA_VERSION,
+        )
 
 
 async def test_an_unreachable_database_answers_audit_unavailable(config: AuditConfig) -> None:

@@ -36,7 +36,9 @@ def _old_partitions(admin_dsn: str | None, periods: list[int]) -> None:
 
 async def _old_log(store: AuditStore, admin_dsn: str | None = None) -> int:
     """Three records in old months, a checkpoint, one record in the oldest month kept, two current ones."""
-    _old_partitions(admin_dsn, [y * 100 + m for y, m in OLD_MONTHS] + [keep_from_period(datetime.now(UTC), 5)])
+    _old_partitions(
+        admin_dsn, [y * 100 + m for y, m in OLD_MONTHS] + [keep_from_period(datetime.now(UTC), 5)]
+    )
     bodies = [
         codec.intent_body(
             intent(i, requested_at=datetime(y, m, 15, tzinfo=UTC)), codec.new_audit_id(), "old", store.keyring

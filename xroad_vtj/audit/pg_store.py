@@ -34,7 +34,7 @@ import structlog
 from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
 
 from xroad_vtj.audit import codec, core, retention
-from xroad_vtj.audit.chain import GENESIS, iso, period_of, record_hash, utcnow
+from xroad_vtj.audit.chain import GENESIS, iso, parse_iso, period_of, record_hash, utcnow
 from xroad_vtj.audit.core import HeadWatch
 from xroad_vtj.audit.filters import count_where, search_where
 from xroad_vtj.audit.pg_schema import SCHEMA_VERSION, WRITE_LOCK_SQL, next_period
@@ -397,6 +397,7 @@ class PostgresAuditStore(AuditStore):
     async def _load_end_user(
         self, caller: str, key: str, end_user: str, since: str
     ) -> tuple[int, list[IntentRow]]:
+        first = period_of(parse_iso(since))
         async with self._connection() as conn, conn.transaction():
             await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             top = await (
@@ -405,10 +406,13 @@ class PostgresAuditStore(AuditStore):
             cur = await conn.execute(
                 f"SELECT {core.USAGE_COLUMNS} FROM xroad_vtj_audit.record"  # noqa: S608  # constant columns
                 " WHERE end_user_key = %s AND caller = %s AND kind = 'intent' AND requested_at >= %s"
+                " AND period >= %s"
                 f" UNION ALL SELECT {core.USAGE_COLUMNS} FROM xroad_vtj_audit.record"
                 " WHERE end_user = %s AND kind = 'intent' AND requested_at >= %s"
-                " AND end_user_key IS NULL AND caller = %s",
-                (key, caller, since, end_user, since, caller),
+                " AND end_user_key IS NULL AND caller = %s AND period >= %s",
+                # a record's period is the month it was written, never before it was requested: only the
+                # partitions from that month on are read
+                (key, caller, since, first, end_user, since, caller, first),
             )
             rows = await cur.fetchall()
         return int(top[0]) if top else 0, core.intent_rows(rows)
@@ -538,6 +542,7 @@ class PostgresAuditStore(AuditStore):
         where, params = search_where(
             "%s",
             lambda column, values: (f"{column} = ANY(%s)", [list(values)]),
+            table="xroad_vtj_audit.record",
             xroad_id=xroad_id,
             end_user=end_user,
             subject_indexes=subject_indexes,

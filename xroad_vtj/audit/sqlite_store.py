@@ -625,6 +625,7 @@ class SqliteAuditStore(AuditStore):
         where, params = search_where(
             "?",
             lambda column, values: (f"{column} IN ({', '.join('?' * len(values))})", list(values)),
+            table="audit_record",
             xroad_id=xroad_id,
             end_user=end_user,
             subject_indexes=subject_indexes,
