@@ -22,7 +22,8 @@ def test_search_where_adds_one_condition_per_given_filter_in_parameter_order() -
         until="U",
     )
     assert where == (
-        "kind IN ('intent', 'refusal') AND xroad_message_id = ? AND (subject_index IN (?, ?) OR audit_id IN"
+        "kind IN ('intent', 'refusal') AND xroad_message_id = ? AND seq IN (SELECT seq FROM t WHERE"
+        " subject_index IN (?, ?) UNION ALL SELECT seq FROM t WHERE kind = 'intent' AND audit_id IN"
         " (SELECT audit_id FROM t WHERE new_subject_index IN (?, ?) AND kind = 'outcome'))"
         " AND requested_at >= ? AND requested_at < ?"
     )

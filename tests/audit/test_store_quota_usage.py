@@ -16,6 +16,7 @@ from tests.audit.helpers import HETUS, intent, outcome
 from xroad_vtj.audit import codec
 from xroad_vtj.audit.chain import period_of
 from xroad_vtj.audit.config import AuditConfig
+from xroad_vtj.audit.filters import search_where
 from xroad_vtj.audit.records import Refusal
 from xroad_vtj.audit.store import AuditStore, open_store
 from xroad_vtj.errors import AuditUnavailable
@@ -117,9 +118,27 @@ def test_the_end_user_load_uses_its_own_index_on_a_busy_day(tmp_path: Path) -> N
                 ("other-1", "caseapp", ""),
             )
         )
+        where, params = search_where(
+            "?",
+            lambda column, values: (f"{column} IN ({', '.join('?' * len(values))})", list(values)),
+            table="audit_record",
+            xroad_id=None,
+            end_user=None,
+            subject_indexes=["a", "b"],
+            since="2026",
+            until=None,
+        )
+        search_plan = [
+            r[3]
+            for r in conn.execute(
+                f"EXPLAIN QUERY PLAN SELECT seq FROM audit_record WHERE {where} ORDER BY seq LIMIT 10", params
+            )
+        ]
     finally:
         conn.close()
     assert "USING INDEX audit_record_end_user_key" in plan, plan
+    # a search by subject is index lookups, never a scan of the log
+    assert not any(step.startswith("SCAN audit_record") for step in search_plan), search_plan
 
 
 async def test_postgresql_loads_an_end_user_by_its_index_on_a_busy_day(

@@ -37,8 +37,11 @@ def search_where(
     if subject_indexes is not None:
         fragment, values = any_of("subject_index", subject_indexes)
         renamed, renamed_values = any_of("new_subject_index", subject_indexes)
+        # two index lookups joined by seq (an OR across two indexes would scan the table on SQLite)
         where.append(
-            f"({fragment} OR audit_id IN (SELECT audit_id FROM {table} WHERE {renamed} AND kind = 'outcome'))"  # noqa: S608  # own names
+            f"seq IN (SELECT seq FROM {table} WHERE {fragment}"  # noqa: S608  # own names
+            f" UNION ALL SELECT seq FROM {table} WHERE kind = 'intent' AND audit_id IN"
+            f" (SELECT audit_id FROM {table} WHERE {renamed} AND kind = 'outcome'))"
         )
         params += values + renamed_values
     for condition, value in (("requested_at >= ", since), ("requested_at < ", until)):
