@@ -27,7 +27,12 @@ from xroad_vtj.policy import end_user_key
 async def busy_day(store: AuditStore, records: int) -> None:
     """Many intents of other end users of the same caller, written in a few large transactions."""
     bodies = [
-        codec.intent_body(intent(i, end_user=f"other-{i % 500}"), codec.new_audit_id(), "fill", store.keyring)
+        codec.intent_body(
+            intent(i, end_user=f"other-{i % 500}", subject=f"subject-{i}"),
+            codec.new_audit_id(),
+            "fill",
+            store.keyring,
+        )
         for i in range(records)
     ]
     period = period_of(intent().requested_at)
@@ -131,7 +136,8 @@ def test_the_end_user_load_uses_its_own_index_on_a_busy_day(tmp_path: Path) -> N
         search_plan = [
             r[3]
             for r in conn.execute(
-                f"EXPLAIN QUERY PLAN SELECT seq FROM audit_record WHERE {where} ORDER BY seq LIMIT 10", params
+                f"EXPLAIN QUERY PLAN SELECT seq FROM audit_record WHERE {where} ORDER BY seq LIMIT 10",  # noqa: S608
+                params,
             )
         ]
     finally:
