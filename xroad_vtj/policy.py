@@ -191,7 +191,7 @@ class Policy:
         key = (caller.name, end_user_key(query.end_user))
         state: EndUserUsage | None = None
         if any(limit is not None for limit in per_end_user):
-            state = await store.end_user_usage(caller.name, key[1], query.end_user, set(self._admission))
+            state = await store.end_user_usage(caller.name, key[1], query.end_user, self._admission)
         subject_index: str | None = None
         if q.distinct_subjects_per_end_user_per_day is not None:
             subject_index = store.keyring.current.blind_index(query.hetu)

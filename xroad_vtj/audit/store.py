@@ -323,7 +323,7 @@ class AuditStore(abc.ABC):
     # --- quota usage -----------------------------------------------------------------------------------
 
     async def end_user_usage(
-        self, caller: str, key: str, end_user: str, in_use: set[tuple[str, str]]
+        self, caller: str, key: str, end_user: str, in_use: Collection[tuple[str, str]]
     ) -> EndUserUsage:
         """The in-memory usage of one end user (``key`` = its end_user_key), loaded from the log when first
         needed: an indexed read of that end user's intents of the last day. ``end_user`` (as sent) finds the

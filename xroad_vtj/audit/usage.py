@@ -24,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 from xroad_vtj.audit.chain import parse_iso
@@ -184,7 +184,12 @@ class UsageLedger:
     # --- end users -----------------------------------------------------------------------------------
 
     def loaded(
-        self, caller: str, key: str, through: int, rows: Iterable[IntentRow], in_use: set[tuple[str, str]]
+        self,
+        caller: str,
+        key: str,
+        through: int,
+        rows: Iterable[IntentRow],
+        in_use: Collection[tuple[str, str]],
     ) -> EndUserUsage | None:
         """Install an end user's state read from the store as of ``through``; None: load again (too old)."""
         if through < self._recent_floor and through < self.synced_seq:
@@ -200,7 +205,7 @@ class UsageLedger:
         self.end_users[(caller, key)] = state
         return state
 
-    def _evict(self, in_use: set[tuple[str, str]]) -> None:
+    def _evict(self, in_use: Collection[tuple[str, str]]) -> None:
         """Keep memory bounded: a dropped state is loaded again, exactly, when next needed."""
         if len(self.end_users) < MAX_END_USERS:
             return
