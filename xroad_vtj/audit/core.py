@@ -10,8 +10,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import TypeVar
 
-from xroad_vtj.audit.chain import record_hash
+from xroad_vtj.audit import codec
+from xroad_vtj.audit.chain import record_hash, utcnow
 from xroad_vtj.audit.usage import IntentRow, UsageLedger
 from xroad_vtj.errors import AuditUnavailable
 
@@ -28,6 +31,34 @@ def encode(body: str) -> bytes | AuditUnavailable:
         return body.encode()
     except UnicodeEncodeError:
         return AuditUnavailable("audit store write failed (the record is not valid Unicode)")
+
+
+J = TypeVar("J")
+
+
+def encodable(
+    jobs: Sequence[J], body: Callable[[J], str]
+) -> tuple[list[J], list[bytes], list[tuple[J, AuditUnavailable]]]:
+    """Split a batch before its transaction: the jobs that can be written with their bytes, and the refused."""
+    good: list[J] = []
+    encoded: list[bytes] = []
+    refused: list[tuple[J, AuditUnavailable]] = []
+    for job in jobs:
+        data = encode(body(job))
+        if isinstance(data, AuditUnavailable):
+            refused.append((job, data))
+        else:
+            good.append(job)
+            encoded.append(data)
+    return good, encoded, refused
+
+
+def sweep_bodies(open_audit_ids: Sequence[str], instance: str, older_than: datetime | None) -> list[str]:
+    """What :meth:`AuditStore.mark_unfinished_unknown` appends: an ``outcome_unknown`` outcome for each open
+    intent, then the ``unfinished_sweep`` event that bounds the next sweep."""
+    now = utcnow()
+    bodies = [codec.unknown_outcome_body({"audit_id": a}, instance, now) for a in open_audit_ids]
+    return [*bodies, codec.sweep_event_body(instance, older_than, len(open_audit_ids))]
 
 
 @dataclass(frozen=True, slots=True)

@@ -322,17 +322,10 @@ class PostgresAuditStore(AuditStore):
                     break
                 batch.append(nxt)
             # Each job becomes bytes before the transaction: a job that cannot be written is refused alone.
-            good: list[_Job] = []
-            encoded: list[bytes] = []
-            for j in batch:
-                assert j.body is not None
-                data = core.encode(j.body)
-                if isinstance(data, AuditUnavailable):
-                    if not j.future.done():
-                        j.future.set_exception(data)
-                else:
-                    good.append(j)
-                    encoded.append(data)
+            good, encoded, refused = core.encodable(batch, lambda j: j.body or "")
+            for j, error in refused:
+                if not j.future.done():
+                    j.future.set_exception(error)
             if not good:
                 continue
 
@@ -510,9 +503,7 @@ class PostgresAuditStore(AuditStore):
                 (window, instance, bound),
             )
             ids = [r[0] for r in await cur.fetchall()]
-            now = utcnow()
-            bodies = [codec.unknown_outcome_body({"audit_id": a}, instance, now) for a in ids]
-            await chainer.append([*bodies, codec.sweep_event_body(instance, older_than, len(ids))])
+            await chainer.append(core.sweep_bodies(ids, instance, older_than))
             return len(ids)
 
         count: int = await self.write_call(mark)

@@ -35,7 +35,7 @@ from xroad_vtj.audit.chain import GENESIS, iso, period_of, utcnow
 from xroad_vtj.audit.core import HeadWatch
 from xroad_vtj.audit.filters import count_where, search_where
 from xroad_vtj.audit.retention import RetentionResult
-from xroad_vtj.audit.store import AuditStore
+from xroad_vtj.audit.store import AuditStore, ensure_embedded_keys, log
 from xroad_vtj.audit.usage import MINUTE, IntentRow
 from xroad_vtj.audit.verify import ChainResult, Row, walk_log
 from xroad_vtj.errors import AuditUnavailable
@@ -198,6 +198,11 @@ class _Job:
     result: Any = field(default=None)
 
 
+def _body(job: _Job) -> str:
+    assert job.body is not None
+    return job.body
+
+
 def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
     if future.done():  # the waiter was cancelled; the record is written all the same
         return
@@ -294,16 +299,9 @@ class _Writer:
 
     def _commit_batch(self, batch: list[_Job]) -> None:
         # Each job becomes bytes before the transaction: a job that cannot be written is refused alone.
-        good: list[_Job] = []
-        encoded: list[bytes] = []
-        for j in batch:
-            assert j.body is not None
-            data = core.encode(j.body)
-            if isinstance(data, AuditUnavailable):
-                _notify(j, None, data)
-            else:
-                good.append(j)
-                encoded.append(data)
+        good, encoded, refused = core.encodable(batch, _body)
+        for j, error in refused:
+            _notify(j, None, error)
         if not good:
             return
         watch = self.watch
@@ -311,7 +309,7 @@ class _Writer:
             conn = self._connection()
             conn.execute("BEGIN IMMEDIATE")
             try:
-                seqs = insert_chained(conn, [j.body for j in good], encoded=encoded, watch=watch)  # type: ignore[misc]
+                seqs = insert_chained(conn, [_body(j) for j in good], encoded=encoded, watch=watch)
                 conn.execute("COMMIT")
                 self.commits += 1
             except BaseException:
@@ -379,6 +377,12 @@ class SqliteAuditStore(AuditStore):
         self._writer: _Writer | None = None
         self._reader: ThreadPoolExecutor | None = None
         self._read_conn: sqlite3.Connection | None = None
+
+    def _prepare_keys(self) -> None:
+        # the embedded default creates missing key files next to the database, saying so once
+        created = ensure_embedded_keys(self.config)
+        if created:
+            log.warning("audit_keys_created", files=created, hint="configure audit.*_file for production")
 
     async def _open_backend(self) -> None:
         since = iso(utcnow() - timedelta(seconds=MINUTE))
@@ -517,11 +521,7 @@ class SqliteAuditStore(AuditStore):
                    ORDER BY i.seq""",
                 (window, instance, bound),
             ).fetchall()
-            now = utcnow()
-            bodies = [codec.unknown_outcome_body({"audit_id": r[0]}, instance, now) for r in rows]
-            insert_chained(
-                conn, [*bodies, codec.sweep_event_body(instance, older_than, len(rows))], watch=watch
-            )
+            insert_chained(conn, core.sweep_bodies([r[0] for r in rows], instance, older_than), watch=watch)
             return len(rows)
 
         count = await self.write_call(mark)

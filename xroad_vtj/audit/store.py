@@ -133,10 +133,7 @@ class AuditStore(abc.ABC):
         With ``checkpoints`` (the service), a signed checkpoint is written every
         ``audit.checkpoint_interval_seconds`` when records were added, and one more on :meth:`close`.
         """
-        if self.config.backend == "sqlite":
-            created = ensure_embedded_keys(self.config)
-            if created:
-                log.warning("audit_keys_created", files=created, hint="configure audit.*_file for production")
+        self._prepare_keys()
         self._keyring = load_keyring(self.config)
         self._signer = load_signer(self.config)
         await self._open_backend()
@@ -409,6 +406,10 @@ class AuditStore(abc.ABC):
         """Chain prepared bodies with the given periods (bench and test helper: writes old data directly)."""
 
     # --- backend primitives --------------------------------------------------------------------------
+
+    def _prepare_keys(self) -> None:
+        """Before the keys are read: a backend that may create its own keys (the embedded one) does so."""
+        return None  # a server database's keys are the operator's files
 
     @abc.abstractmethod
     async def _head(self) -> tuple[int, bytes]:
