@@ -120,6 +120,9 @@ class AuditStore(abc.ABC):
         # the last append failed: ping then proves a real write works again before reporting ready
         self.degraded = False
         self.usage = UsageLedger()  # quota counts, exact as of the log (see :mod:`xroad_vtj.audit.usage`)
+        # queries of this process between their intent and their outcome: how many appends group commit may
+        # still expect soon (read by the writer to decide how long a batch may wait)
+        self.open_queries = 0
 
     def _observe_batch(self, records: int) -> None:
         if self.metrics is not None:
@@ -211,10 +214,17 @@ class AuditStore(abc.ABC):
 
     async def append_intent(self, intent: Intent) -> str:
         audit_id = codec.new_audit_id()
-        await self._append_counted("intent", codec.intent_body(intent, audit_id, self.instance, self.keyring))
+        body = codec.intent_body(intent, audit_id, self.instance, self.keyring)
+        self.open_queries += 1  # until its outcome is appended (or the intent fails)
+        try:
+            await self._append_counted("intent", body)
+        except BaseException:
+            self.open_queries -= 1
+            raise
         return audit_id
 
     async def append_outcome(self, audit_id: str, outcome: Outcome) -> None:
+        self.open_queries = max(0, self.open_queries - 1)
         await self._append_counted(
             "outcome", codec.outcome_body(audit_id, self.instance, outcome, self.keyring)
         )
