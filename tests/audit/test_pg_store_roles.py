@@ -81,3 +81,20 @@ async def test_the_application_role_may_create_only_this_and_next_months_partiti
             )
         }
     assert "record_999912" not in parts and "record_200001" not in parts
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+async def test_a_searchable_column_changed_behind_the_body_fails_verification(
+    store: AuditStore, pg_db: PgDatabase
+) -> None:
+    """The columns searches and quotas read are filled from the hashed body; an owner who rewrites one (with the
+    append-only triggers off) leaves the chain intact, so verify compares the columns with the bodies."""
+    for i in range(3):
+        await store.append_intent(intent(i, end_user="officer-1"))
+    assert (await store.verify()).ok
+    with psycopg.connect(pg_db.admin_dsn, autocommit=True) as conn:
+        conn.execute("SET session_replication_role = replica")
+        conn.execute("UPDATE xroad_vtj_audit.record SET end_user_key = 'someone-else' WHERE seq = 2")
+    report = await store.verify()
+    assert not report.ok and report.bad_seq == 2
+    assert "disagrees with the hashed body" in (report.problem or "")

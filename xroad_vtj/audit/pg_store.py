@@ -45,6 +45,19 @@ from xroad_vtj.audit.verify import ChainResult, Row, walk_log
 from xroad_vtj.errors import AuditUnavailable
 
 MAX_BATCH = 1024
+# the searchable columns filled from the hashed body (migrations/pg_0002): verify compares them with it
+DERIVED_COLUMNS = (
+    "kind",
+    "audit_id",
+    "instance",
+    "xroad_message_id",
+    "caller",
+    "end_user",
+    "end_user_key",
+    "subject_index",
+    "new_subject_index",
+    "requested_at",
+)
 POOL_TIMEOUT_SECONDS = 3.0  # how long an append may wait for a connection before answering 503
 PROBE_INTERVAL_SECONDS = 0.5  # while the database is unreachable, how often to try connecting again
 CONNECT_OPTIONS = "-c statement_timeout=30000 -c idle_in_transaction_session_timeout=60000"
@@ -613,6 +626,16 @@ class PostgresAuditStore(AuditStore):
             [list(audit_ids)],
         )
         return [(int(s), int(p), b, bytes(h)) for s, p, b, h in rows]
+
+    async def _derived_disagreement(self) -> int | None:
+        # the columns the record_fill trigger fills; an owner who disabled it, or updated a column, shows here
+        checks = " OR ".join(f"(j ->> '{column}') IS DISTINCT FROM {column}" for column in DERIVED_COLUMNS)
+        rows = await self._fetch(
+            f"SELECT min(seq) FROM (SELECT seq, body::jsonb AS j, {', '.join(DERIVED_COLUMNS)}"  # noqa: S608
+            f" FROM xroad_vtj_audit.record) AS r WHERE {checks}",
+            [],
+        )
+        return int(rows[0][0]) if rows and rows[0][0] is not None else None
 
     async def _check_chain(self, remember: Collection[int] = ()) -> ChainResult:
         try:

@@ -395,6 +395,13 @@ class AuditStore(abc.ABC):
             problem = bad_signature
         if problem is None:
             problem, bad_seq = compare_checkpoints(chain, checkpoints)
+        if problem is None:
+            bad_seq = await self._derived_disagreement()
+            if bad_seq is not None:
+                problem = (
+                    f"record {bad_seq}: a searchable column disagrees with the hashed body (searches and quotas"
+                    " read the columns; the body is intact)"
+                )
         return VerifyReport(
             records=chain.records,
             first_seq=chain.first_seq,
@@ -416,6 +423,11 @@ class AuditStore(abc.ABC):
         """Chain prepared bodies with the given periods (bench and test helper: writes old data directly)."""
 
     # --- backend primitives --------------------------------------------------------------------------
+
+    async def _derived_disagreement(self) -> int | None:
+        """The first record whose searchable columns disagree with its body, if the backend stores them
+        apart from the body (SQLite computes them from the body on every read: they cannot disagree)."""
+        return None
 
     def _prepare_keys(self) -> None:
         """Before the keys are read: a backend that may create its own keys (the embedded one) does so."""
