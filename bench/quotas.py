@@ -292,6 +292,10 @@ def table(figures: list[Figures]) -> str:
     return "\n".join(lines)
 
 
+def default_pg_dsn() -> str | None:
+    return os.environ.get("XROAD_VTJ_TEST_PG_DSN")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument(
