@@ -21,6 +21,7 @@ Rules this module keeps:
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import time
 from collections import deque
@@ -58,6 +59,15 @@ def near_limit(count: int, limit: int) -> bool:
     return count >= limit - max(1, limit // 10)
 
 
+def _insert_in_order(times: deque[float], at: float) -> None:
+    """Keep admission times sorted: another replica's intent can be committed after a newer one of ours, and
+    the windows are counted from the newest end."""
+    if not times or at >= times[-1]:
+        times.append(at)
+    else:
+        times.insert(bisect.bisect_right(times, at), at)
+
+
 @dataclass(slots=True)
 class EndUserUsage:
     through: int  # every record up to this seq is counted
@@ -66,7 +76,7 @@ class EndUserUsage:
 
     def add(self, at: float, subject_index: str | None) -> float | None:
         """Count one intent; returns the subject's previous time (None: new subject) for :meth:`undo`."""
-        self.times.append(at)
+        _insert_in_order(self.times, at)
         if subject_index is None:
             return None
         previous = self.subjects.pop(subject_index, None)
@@ -175,7 +185,7 @@ class UsageLedger:
         if usage is None:
             usage = self.caller(row.caller)
         if row.seq > usage.through:
-            usage.times.append(row.at)
+            _insert_in_order(usage.times, row.at)
         if row.key is not None:
             state = self.end_users.get((row.caller, row.key))
             if state is not None and row.seq > state.through:
