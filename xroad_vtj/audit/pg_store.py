@@ -36,7 +36,6 @@ from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
 from xroad_vtj.audit import codec, core, retention
 from xroad_vtj.audit.chain import GENESIS, iso, parse_iso, period_of, record_hash, utcnow
 from xroad_vtj.audit.core import HeadWatch
-from xroad_vtj.audit.filters import count_where, search_where
 from xroad_vtj.audit.pg_schema import SCHEMA_VERSION, WRITE_LOCK_SQL, next_period
 from xroad_vtj.audit.retention import RetentionResult
 from xroad_vtj.audit.store import AuditStore
@@ -136,6 +135,11 @@ class _Chainer:
 
 
 class PostgresAuditStore(AuditStore):
+    RECORDS = "xroad_vtj_audit.record"
+    CHECKPOINTS = "xroad_vtj_audit.checkpoint"
+    MARK = "%s"
+    NO_LIMIT = None
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if not self.config.dsn:
@@ -527,68 +531,14 @@ class PostgresAuditStore(AuditStore):
 
     # --- reads -------------------------------------------------------------------------------------------
 
-    async def _fetch(self, query: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    def _any_of(self, column: str, values: Sequence[str]) -> tuple[str, list[Any]]:
+        return f"{column} = ANY(%s)", [list(values)]
+
+    async def _fetch(self, query: str, params: Sequence[Any], *, long: bool = False) -> list[tuple[Any, ...]]:
         async with self._connection() as conn:
             cur = await conn.execute(query.encode(), params)
             rows: list[tuple[Any, ...]] = await cur.fetchall()
             return rows
-
-    async def _search_rows(
-        self,
-        *,
-        xroad_id: str | None,
-        end_user: str | None,
-        subject_indexes: Sequence[str] | None,
-        since: str | None,
-        until: str | None,
-        limit: int,
-    ) -> list[tuple[int, str, str, str]]:
-        where, params = search_where(
-            "%s",
-            lambda column, values: (f"{column} = ANY(%s)", [list(values)]),
-            table="xroad_vtj_audit.record",
-            xroad_id=xroad_id,
-            end_user=end_user,
-            subject_indexes=subject_indexes,
-            since=since,
-            until=until,
-        )
-        params.append(limit)
-        rows = await self._fetch(
-            "SELECT seq, audit_id, kind, body FROM xroad_vtj_audit.record"  # noqa: S608  # own columns only
-            f" WHERE {where} ORDER BY seq LIMIT %s",
-            params,
-        )
-        return [(int(r[0]), r[1], r[2], r[3]) for r in rows]
-
-    async def _outcomes_for(self, audit_ids: Sequence[str]) -> dict[str, str]:
-        if not audit_ids:
-            return {}
-        rows = await self._fetch(
-            "SELECT audit_id, body FROM xroad_vtj_audit.record WHERE kind = 'outcome' AND audit_id = ANY(%s)"
-            " ORDER BY seq",
-            [list(audit_ids)],
-        )
-        return {r[0]: r[1] for r in rows}  # newest wins
-
-    async def count_queries(
-        self, *, since: datetime, caller: str | None = None, end_user: str | None = None
-    ) -> int:
-        where, params = count_where("%s", since=iso(since), caller=caller, end_user=end_user)
-        rows = await self._fetch(f"SELECT count(*) FROM xroad_vtj_audit.record WHERE {where}", params)  # noqa: S608
-        return int(rows[0][0])
-
-    async def _count_distinct_subjects(self, *, since: str, caller: str | None, end_user: str) -> int:
-        query = (
-            "SELECT count(DISTINCT subject_index) FROM xroad_vtj_audit.record"
-            " WHERE end_user = %s AND kind = 'intent' AND requested_at >= %s"
-        )
-        params: list[Any] = [end_user, since]
-        if caller is not None:
-            query += " AND caller = %s"
-            params.append(caller)
-        rows = await self._fetch(query, params)
-        return int(rows[0][0])
 
     async def _head(self) -> tuple[int, bytes]:
         async with self._connection() as conn:
@@ -601,31 +551,6 @@ class PostgresAuditStore(AuditStore):
                 "INSERT INTO xroad_vtj_audit.checkpoint (seq, created_at, document) VALUES (%s, %s, %s)",
                 (seq, created_at, document),
             )
-
-    async def _checkpoint_documents(
-        self, *, min_seq: int | None = None, limit: int | None = None
-    ) -> list[tuple[int, bytes]]:
-        rows = await self._fetch(
-            "SELECT seq, document FROM xroad_vtj_audit.checkpoint WHERE seq >= %s ORDER BY seq LIMIT %s",
-            [min_seq or 0, limit],
-        )
-        return [(int(seq), doc.encode()) for seq, doc in rows]
-
-    async def _rows_between(self, first: int, last: int) -> list[Row]:
-        rows = await self._fetch(
-            "SELECT seq, period, body, hash FROM xroad_vtj_audit.record"
-            " WHERE seq BETWEEN %s AND %s ORDER BY seq",
-            [first, last],
-        )
-        return [(int(s), int(p), b, bytes(h)) for s, p, b, h in rows]
-
-    async def _rows_for_audit_ids(self, audit_ids: Sequence[str]) -> list[Row]:
-        rows = await self._fetch(
-            "SELECT seq, period, body, hash FROM xroad_vtj_audit.record"
-            " WHERE audit_id = ANY(%s) ORDER BY seq",
-            [list(audit_ids)],
-        )
-        return [(int(s), int(p), b, bytes(h)) for s, p, b, h in rows]
 
     async def _derived_disagreement(self) -> int | None:
         # the columns the record_fill trigger fills; an owner who disabled it, or updated a column, shows here

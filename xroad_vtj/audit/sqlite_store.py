@@ -33,11 +33,10 @@ from typing import Any, TypeVar
 from xroad_vtj.audit import codec, core, retention
 from xroad_vtj.audit.chain import GENESIS, iso, period_of, utcnow
 from xroad_vtj.audit.core import HeadWatch
-from xroad_vtj.audit.filters import count_where, search_where
 from xroad_vtj.audit.retention import RetentionResult
 from xroad_vtj.audit.store import AuditStore, ensure_embedded_keys, log
 from xroad_vtj.audit.usage import MINUTE, IntentRow
-from xroad_vtj.audit.verify import ChainResult, Row, walk_log
+from xroad_vtj.audit.verify import ChainResult, walk_log
 from xroad_vtj.errors import AuditUnavailable
 
 T = TypeVar("T")
@@ -368,6 +367,11 @@ def _unavailable(e: BaseException) -> AuditUnavailable:
 
 
 class SqliteAuditStore(AuditStore):
+    RECORDS = "audit_record"
+    CHECKPOINTS = "audit_checkpoint"
+    MARK = "?"
+    NO_LIMIT = -1
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.config.sqlite_path is None:
@@ -542,37 +546,6 @@ class SqliteAuditStore(AuditStore):
 
         await self.write_call(store)
 
-    async def _checkpoint_documents(
-        self, *, min_seq: int | None = None, limit: int | None = None
-    ) -> list[tuple[int, bytes]]:
-        def fetch(conn: sqlite3.Connection) -> list[tuple[int, bytes]]:
-            rows = conn.execute(
-                "SELECT seq, document FROM audit_checkpoint WHERE seq >= ? ORDER BY seq LIMIT ?",
-                (min_seq or 0, -1 if limit is None else limit),
-            )
-            return [(seq, doc.encode()) for seq, doc in rows]
-
-        return await self._read_fresh(fetch)
-
-    async def _rows_between(self, first: int, last: int) -> list[Row]:
-        def fetch(conn: sqlite3.Connection) -> list[Row]:
-            sql = "SELECT seq, period, body, hash FROM audit_record WHERE seq BETWEEN ? AND ? ORDER BY seq"
-            return [(s, p, b, bytes(h)) for s, p, b, h in conn.execute(sql, (first, last))]
-
-        return await self._read_fresh(fetch)
-
-    async def _rows_for_audit_ids(self, audit_ids: Sequence[str]) -> list[Row]:
-        def fetch(conn: sqlite3.Connection) -> list[Row]:
-            out: list[Row] = []
-            for i in range(0, len(audit_ids), 500):
-                chunk = audit_ids[i : i + 500]
-                marks = ", ".join("?" * len(chunk))
-                sql = f"SELECT seq, period, body, hash FROM audit_record WHERE audit_id IN ({marks})"  # noqa: S608
-                out += [(s, p, b, bytes(h)) for s, p, b, h in conn.execute(sql, chunk)]
-            return sorted(out)
-
-        return await self._read_fresh(fetch)
-
     async def _check_chain(self, remember: Collection[int] = ()) -> ChainResult:
         def walk(conn: sqlite3.Connection) -> ChainResult:
             return check_sqlite_chain(conn, remember)
@@ -596,6 +569,16 @@ class SqliteAuditStore(AuditStore):
 
     # --- reads ---------------------------------------------------------------------------------------
 
+    def _any_of(self, column: str, values: Sequence[str]) -> tuple[str, list[Any]]:
+        return f"{column} IN ({', '.join('?' * len(values))})", list(values)
+
+    async def _fetch(self, query: str, params: Sequence[Any], *, long: bool = False) -> list[tuple[Any, ...]]:
+        def run(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
+            return [tuple(r) for r in conn.execute(query, params)]
+
+        # a long read runs on a connection and thread of its own: it does not hold up searches
+        return await (self._read_fresh(run) if long else self._read(run))
+
     async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         if self._reader is None:
             raise AuditUnavailable("the audit store is not open")
@@ -610,47 +593,6 @@ class SqliteAuditStore(AuditStore):
         except sqlite3.Error as e:
             self._read_conn = None
             raise _unavailable(e) from None
-
-    async def _search_rows(
-        self,
-        *,
-        xroad_id: str | None,
-        end_user: str | None,
-        subject_indexes: Sequence[str] | None,
-        since: str | None,
-        until: str | None,
-        limit: int,
-    ) -> list[tuple[int, str, str, str]]:
-        where, params = search_where(
-            "?",
-            lambda column, values: (f"{column} IN ({', '.join('?' * len(values))})", list(values)),
-            table="audit_record",
-            xroad_id=xroad_id,
-            end_user=end_user,
-            subject_indexes=subject_indexes,
-            since=since,
-            until=until,
-        )
-        sql = (
-            "SELECT seq, audit_id, kind, body FROM audit_record"  # noqa: S608  # our own column names only
-            f" WHERE {where} ORDER BY seq LIMIT ?"
-        )
-        params.append(limit)
-        return await self._read(lambda c: [tuple(r) for r in c.execute(sql, params)])
-
-    async def _outcomes_for(self, audit_ids: Sequence[str]) -> dict[str, str]:
-        def fetch(conn: sqlite3.Connection) -> dict[str, str]:
-            found: dict[str, str] = {}
-            for i in range(0, len(audit_ids), 500):
-                chunk = audit_ids[i : i + 500]
-                for aid, body in conn.execute(
-                    f"SELECT audit_id, body FROM audit_record WHERE kind = 'outcome' AND audit_id IN ({', '.join('?' * len(chunk))}) ORDER BY seq",  # noqa: S608, E501
-                    chunk,
-                ):
-                    found[aid] = body  # newest wins
-            return found
-
-        return await self._read(fetch) if audit_ids else {}
 
     async def sync_usage(self) -> None:
         watch = self._writer.watch if self._writer is not None else None
@@ -682,23 +624,3 @@ class SqliteAuditStore(AuditStore):
                 conn.execute("ROLLBACK")
 
         return await self._read(load)
-
-    async def count_queries(
-        self, *, since: datetime, caller: str | None = None, end_user: str | None = None
-    ) -> int:
-        where, params = count_where("?", since=iso(since), caller=caller, end_user=end_user)
-        sql = f"SELECT count(*) FROM audit_record WHERE {where}"  # noqa: S608
-        count: int = await self._read(lambda c: c.execute(sql, params).fetchone()[0])
-        return count
-
-    async def _count_distinct_subjects(self, *, since: str, caller: str | None, end_user: str) -> int:
-        sql = (
-            "SELECT count(DISTINCT subject_index) FROM audit_record "
-            "WHERE end_user = ? AND kind = 'intent' AND requested_at >= ?"
-        )
-        params: list[Any] = [end_user, since]
-        if caller is not None:
-            sql += " AND caller = ?"
-            params.append(caller)
-        count: int = await self._read(lambda c: c.execute(sql, params).fetchone()[0])
-        return count

@@ -14,7 +14,7 @@ import fcntl
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import structlog
 
@@ -23,6 +23,7 @@ from xroad_vtj.audit import codec
 from xroad_vtj.audit.chain import iso, utcnow
 from xroad_vtj.audit.checkpoint import exported
 from xroad_vtj.audit.config import AuditConfig
+from xroad_vtj.audit.filters import count_where, search_where
 from xroad_vtj.audit.keys import Keyring, new_key_text, read_key_file, write_private
 from xroad_vtj.audit.records import Intent, Outcome, Refusal
 from xroad_vtj.audit.retention import RetentionResult
@@ -313,12 +314,6 @@ class AuditStore(abc.ABC):
         Each call records an ``unfinished_sweep`` event; the next call only looks at intents requested after
         that sweep's bound (minus a day for clock skew), so start-up does not scan five years of intents."""
 
-    @abc.abstractmethod
-    async def count_queries(
-        self, *, since: datetime, caller: str | None = None, end_user: str | None = None
-    ) -> int:
-        """Intents (queries sent or about to be sent) requested at or after ``since``."""
-
     async def count_distinct_subjects(self, *, since: datetime, caller: str | None, end_user: str) -> int:
         """Distinct subjects asked by ``end_user`` (of ``caller``) since ``since``, through the blind index.
 
@@ -441,20 +436,6 @@ class AuditStore(abc.ABC):
     async def _store_checkpoint(self, seq: int, created_at: str, document: str) -> None: ...
 
     @abc.abstractmethod
-    async def _checkpoint_documents(
-        self, *, min_seq: int | None = None, limit: int | None = None
-    ) -> list[tuple[int, bytes]]:
-        """Stored checkpoints ``(seq, document)`` by seq, from ``min_seq``, at most ``limit``."""
-
-    @abc.abstractmethod
-    async def _rows_between(self, first: int, last: int) -> list[Row]:
-        """Stored records ``(seq, period, body, hash)`` with ``first <= seq <= last``, by seq."""
-
-    @abc.abstractmethod
-    async def _rows_for_audit_ids(self, audit_ids: Sequence[str]) -> list[Row]:
-        """Every stored record (intent, outcomes, refusal) of the given audit ids, by seq."""
-
-    @abc.abstractmethod
     async def _check_chain(self, remember: Collection[int] = ()) -> ChainResult:
         """Walk the whole chain (from the retention anchor, if old periods were removed)."""
 
@@ -468,7 +449,21 @@ class AuditStore(abc.ABC):
     async def _append(self, body: str) -> int:
         """Append one record; returns its seq once it is durably committed (group commit with others)."""
 
+    # --- reads: one implementation, the dialect's SQL details --------------------------------------------
+
+    RECORDS: ClassVar[str]  # the records table
+    CHECKPOINTS: ClassVar[str]  # the checkpoints table
+    MARK: ClassVar[str]  # the parameter placeholder
+    NO_LIMIT: ClassVar[int | None]  # what LIMIT takes for "all rows"
+
     @abc.abstractmethod
+    def _any_of(self, column: str, values: Sequence[str]) -> tuple[str, list[Any]]:
+        """``column`` matches any of ``values``: the SQL fragment and its parameters."""
+
+    @abc.abstractmethod
+    async def _fetch(self, query: str, params: Sequence[Any], *, long: bool = False) -> list[tuple[Any, ...]]:
+        """The rows of one read; a ``long`` one (verify, evidence) may use a connection of its own."""
+
     async def _search_rows(
         self,
         *,
@@ -480,13 +475,97 @@ class AuditStore(abc.ABC):
         limit: int,
     ) -> list[tuple[int, str, str, str]]:
         """Intent and refusal rows ``(seq, audit_id, kind, body)`` matching the filters, by seq."""
+        where, params = search_where(
+            self.MARK,
+            self._any_of,
+            table=self.RECORDS,
+            xroad_id=xroad_id,
+            end_user=end_user,
+            subject_indexes=subject_indexes,
+            since=since,
+            until=until,
+        )
+        rows = await self._fetch(
+            f"SELECT seq, audit_id, kind, body FROM {self.RECORDS}"  # noqa: S608  # own names only
+            f" WHERE {where} ORDER BY seq LIMIT {self.MARK}",
+            [*params, limit],
+        )
+        return [(int(r[0]), r[1], r[2], r[3]) for r in rows]
 
-    @abc.abstractmethod
     async def _outcomes_for(self, audit_ids: Sequence[str]) -> dict[str, str]:
         """The newest outcome body of each audit id that has one."""
+        found: dict[str, str] = {}
+        for chunk in _chunks(audit_ids):
+            match, params = self._any_of("audit_id", chunk)
+            for audit_id, body in await self._fetch(
+                f"SELECT audit_id, body FROM {self.RECORDS}"  # noqa: S608  # own names only
+                f" WHERE kind = 'outcome' AND {match} ORDER BY seq",
+                params,
+            ):
+                found[audit_id] = body  # newest wins
+        return found
 
-    @abc.abstractmethod
-    async def _count_distinct_subjects(self, *, since: str, caller: str | None, end_user: str) -> int: ...
+    async def count_queries(
+        self, *, since: datetime, caller: str | None = None, end_user: str | None = None
+    ) -> int:
+        """Intents (queries sent or about to be sent) requested at or after ``since``."""
+        where, params = count_where(self.MARK, since=iso(since), caller=caller, end_user=end_user)
+        rows = await self._fetch(f"SELECT count(*) FROM {self.RECORDS} WHERE {where}", params)  # noqa: S608
+        return int(rows[0][0])
+
+    async def _count_distinct_subjects(self, *, since: str, caller: str | None, end_user: str) -> int:
+        m = self.MARK
+        query = (
+            f"SELECT count(DISTINCT subject_index) FROM {self.RECORDS}"  # noqa: S608  # own names only
+            f" WHERE end_user = {m} AND kind = 'intent' AND requested_at >= {m}"
+        )
+        params: list[Any] = [end_user, since]
+        if caller is not None:
+            query += f" AND caller = {m}"
+            params.append(caller)
+        rows = await self._fetch(query, params)
+        return int(rows[0][0])
+
+    async def _checkpoint_documents(
+        self, *, min_seq: int | None = None, limit: int | None = None
+    ) -> list[tuple[int, bytes]]:
+        """Stored checkpoints ``(seq, document)`` by seq, from ``min_seq``, at most ``limit``."""
+        m = self.MARK
+        rows = await self._fetch(
+            f"SELECT seq, document FROM {self.CHECKPOINTS}"  # noqa: S608  # own names only
+            f" WHERE seq >= {m} ORDER BY seq LIMIT {m}",
+            [min_seq or 0, self.NO_LIMIT if limit is None else limit],
+            long=True,
+        )
+        return [(int(seq), str(doc).encode()) for seq, doc in rows]
+
+    async def _rows_between(self, first: int, last: int) -> list[Row]:
+        """Stored records ``(seq, period, body, hash)`` with ``first <= seq <= last``, by seq."""
+        m = self.MARK
+        rows = await self._fetch(
+            f"SELECT seq, period, body, hash FROM {self.RECORDS}"  # noqa: S608  # own names only
+            f" WHERE seq BETWEEN {m} AND {m} ORDER BY seq",
+            [first, last],
+            long=True,
+        )
+        return [(int(s), int(p), b, bytes(h)) for s, p, b, h in rows]
+
+    async def _rows_for_audit_ids(self, audit_ids: Sequence[str]) -> list[Row]:
+        """Every stored record (intent, outcomes, refusal) of the given audit ids, by seq."""
+        out: list[Row] = []
+        for chunk in _chunks(audit_ids):
+            match, params = self._any_of("audit_id", chunk)
+            rows = await self._fetch(
+                f"SELECT seq, period, body, hash FROM {self.RECORDS} WHERE {match}",  # noqa: S608
+                params,
+                long=True,
+            )
+            out += [(int(s), int(p), b, bytes(h)) for s, p, b, h in rows]
+        return sorted(out)
+
+
+def _chunks(values: Sequence[str], size: int = 500) -> list[Sequence[str]]:
+    return [values[i : i + size] for i in range(0, len(values), size)]
 
 
 def open_store(config: AuditConfig, *, instance: str, metrics: Metrics | None = None) -> AuditStore:
