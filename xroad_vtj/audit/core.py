@@ -53,6 +53,21 @@ def encodable(
     return good, encoded, refused
 
 
+def sweep_queries(records: str, mark: str, instance_column: str) -> tuple[str, str]:
+    """The two reads of a sweep, in a dialect's table and placeholder: the newest events (where the previous
+    sweep's bound is), and the open intents of this instance or older than the bound (params: window start,
+    instance, bound)."""
+    events = f"SELECT body FROM {records} WHERE kind = 'event' ORDER BY seq DESC LIMIT 1000"  # noqa: S608
+    open_intents = (
+        f"SELECT i.audit_id FROM {records} AS i"  # noqa: S608  # own names only
+        f" WHERE i.kind = 'intent' AND i.requested_at >= {mark}"
+        f" AND NOT EXISTS (SELECT 1 FROM {records} AS o WHERE o.audit_id = i.audit_id AND o.kind = 'outcome')"
+        f" AND ({instance_column} = {mark} OR i.requested_at < {mark})"
+        " ORDER BY i.seq"
+    )
+    return events, open_intents
+
+
 def sweep_bodies(open_audit_ids: Sequence[str], instance: str, older_than: datetime | None) -> list[str]:
     """What :meth:`AuditStore.mark_unfinished_unknown` appends: an ``outcome_unknown`` outcome for each open
     intent, then the ``unfinished_sweep`` event that bounds the next sweep."""

@@ -505,20 +505,12 @@ class PostgresAuditStore(AuditStore):
         bound = iso(older_than) if older_than is not None else None
         instance = self.instance
 
+        events, open_intents = core.sweep_queries(self.RECORDS, self.MARK, "i.instance")
+
         async def mark(conn: AConn, chainer: _Chainer) -> int:
-            cur = await conn.execute(
-                "SELECT body FROM xroad_vtj_audit.record WHERE kind = 'event' ORDER BY seq DESC LIMIT 1000"
-            )
+            cur = await conn.execute(events.encode())
             window = codec.sweep_window_start(r[0] for r in await cur.fetchall())
-            cur = await conn.execute(
-                """SELECT i.audit_id FROM xroad_vtj_audit.record AS i
-                   WHERE i.kind = 'intent' AND i.requested_at >= %s
-                     AND NOT EXISTS (SELECT 1 FROM xroad_vtj_audit.record AS o
-                                     WHERE o.audit_id = i.audit_id AND o.kind = 'outcome')
-                     AND (i.instance = %s OR i.requested_at < %s)
-                   ORDER BY i.seq""",
-                (window, instance, bound),
-            )
+            cur = await conn.execute(open_intents.encode(), (window, instance, bound))
             ids = [r[0] for r in await cur.fetchall()]
             await chainer.append(core.sweep_bodies(ids, instance, older_than))
             return len(ids)

@@ -510,20 +510,13 @@ class SqliteAuditStore(AuditStore):
         instance = self.instance
         watch = self._writer.watch if self._writer is not None else None
 
+        events, open_intents = core.sweep_queries(
+            self.RECORDS, self.MARK, "json_extract(i.body, '$.instance')"
+        )
+
         def mark(conn: sqlite3.Connection) -> int:
-            events = conn.execute(
-                "SELECT body FROM audit_record WHERE kind = 'event' ORDER BY seq DESC LIMIT 1000"
-            )
-            window = codec.sweep_window_start(r[0] for r in events)
-            rows = conn.execute(
-                """SELECT i.audit_id FROM audit_record AS i
-                   WHERE i.kind = 'intent' AND i.requested_at >= ?
-                     AND NOT EXISTS (SELECT 1 FROM audit_record AS o
-                                     WHERE o.audit_id = i.audit_id AND o.kind = 'outcome')
-                     AND (json_extract(i.body, '$.instance') = ? OR i.requested_at < ?)
-                   ORDER BY i.seq""",
-                (window, instance, bound),
-            ).fetchall()
+            window = codec.sweep_window_start(r[0] for r in conn.execute(events))
+            rows = conn.execute(open_intents, (window, instance, bound)).fetchall()
             insert_chained(conn, core.sweep_bodies([r[0] for r in rows], instance, older_than), watch=watch)
             return len(rows)
 
