@@ -501,7 +501,7 @@ class PostgresAuditStore(AuditStore):
             raise _unavailable(e) from None
         self.degraded = False
 
-    async def mark_unfinished_unknown(self, older_than: datetime | None = None) -> int:
+    async def _sweep(self, older_than: datetime | None) -> int:
         bound = iso(older_than) if older_than is not None else None
         instance = self.instance
 
@@ -516,9 +516,6 @@ class PostgresAuditStore(AuditStore):
             return len(ids)
 
         count: int = await self.write_call(mark)
-        if self.metrics is not None:
-            self.metrics.audit_appends.labels("outcome").inc(count)
-            self.metrics.audit_appends.labels("event").inc()
         return count
 
     # --- reads -------------------------------------------------------------------------------------------

@@ -505,7 +505,7 @@ class SqliteAuditStore(AuditStore):
         await self.write_call(probe)  # committed and fsynced: the disk takes writes again
         self.degraded = False
 
-    async def mark_unfinished_unknown(self, older_than: datetime | None = None) -> int:
+    async def _sweep(self, older_than: datetime | None) -> int:
         bound = iso(older_than) if older_than is not None else None
         instance = self.instance
         watch = self._writer.watch if self._writer is not None else None
@@ -520,10 +520,7 @@ class SqliteAuditStore(AuditStore):
             insert_chained(conn, core.sweep_bodies([r[0] for r in rows], instance, older_than), watch=watch)
             return len(rows)
 
-        count = await self.write_call(mark)
-        if self.metrics is not None:
-            self.metrics.audit_appends.labels("outcome").inc(count)
-            self.metrics.audit_appends.labels("event").inc()
+        count: int = await self.write_call(mark)
         return count
 
     async def _head(self) -> tuple[int, bytes]:

@@ -300,7 +300,6 @@ class AuditStore(abc.ABC):
         (SQLite), an insert under the log's lock that is rolled back (PostgreSQL) - so readiness comes back by
         itself, without waiting for a query."""
 
-    @abc.abstractmethod
     async def mark_unfinished_unknown(self, older_than: datetime | None = None) -> int:
         """Append an ``outcome_unknown`` outcome to every intent that has none and that either was written by
         this instance (same ``instance`` name) or was requested before ``older_than``; returns how many.
@@ -313,6 +312,16 @@ class AuditStore(abc.ABC):
 
         Each call records an ``unfinished_sweep`` event; the next call only looks at intents requested after
         that sweep's bound (minus a day for clock skew), so start-up does not scan five years of intents."""
+        count = await self._sweep(older_than)
+        if self.metrics is not None:
+            self.metrics.audit_appends.labels("outcome").inc(count)
+            self.metrics.audit_appends.labels("event").inc()
+        return count
+
+    @abc.abstractmethod
+    async def _sweep(self, older_than: datetime | None) -> int:
+        """The dialect's part of :meth:`mark_unfinished_unknown`: one writer transaction under the log's lock
+        (:func:`core.sweep_queries`, :func:`core.sweep_bodies`); how many intents it marked."""
 
     async def count_distinct_subjects(self, *, since: datetime, caller: str | None, end_user: str) -> int:
         """Distinct subjects asked by ``end_user`` (of ``caller``) since ``since``, through the blind index.
