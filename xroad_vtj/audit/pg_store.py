@@ -34,7 +34,7 @@ import structlog
 from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
 
 from xroad_vtj.audit import codec, core, retention
-from xroad_vtj.audit.chain import GENESIS, iso, parse_iso, period_of, record_hash, utcnow
+from xroad_vtj.audit.chain import GENESIS, iso, parse_iso, period_of, utcnow
 from xroad_vtj.audit.core import HeadWatch
 from xroad_vtj.audit.pg_schema import SCHEMA_VERSION, WRITE_LOCK_SQL, next_period
 from xroad_vtj.audit.retention import RetentionResult
@@ -594,42 +594,24 @@ def pg_retention(admin_dsn: str, instance: str, years: int) -> RetentionResult:
         # rather than stall the service behind a long-running reader
         conn.execute("SET LOCAL lock_timeout = '5s'")
         conn.execute(WRITE_LOCK_SQL)
-        row = conn.execute(
-            "SELECT min(seq), max(seq), count(*) FROM xroad_vtj_audit.record WHERE period < %s", (keep_from,)
-        ).fetchone()
-        if row is None or not row[2]:
-            return RetentionResult(keep_from, 0, None, None, ())
-        first, last, count = int(row[0]), int(row[1]), int(row[2])
-        found = conn.execute("SELECT hash FROM xroad_vtj_audit.record WHERE seq = %s", (last,)).fetchone()
-        assert found is not None
-        periods = tuple(
-            int(r[0])
-            for r in conn.execute(
-                "SELECT DISTINCT period FROM xroad_vtj_audit.record WHERE period < %s ORDER BY period",
-                (keep_from,),
-            )
+        planned = retention.plan(
+            conn, PostgresAuditStore.RECORDS, PostgresAuditStore.MARK, instance, years, keep_from
         )
+        if planned.body is None:
+            return planned.result
         head = conn.execute(
             "SELECT seq, hash, period FROM xroad_vtj_audit.record ORDER BY seq DESC LIMIT 1"
         ).fetchone()
         assert head is not None
-        seq, prev, period = int(head[0]) + 1, bytes(head[1]), max(int(head[2]), period_of(utcnow()))
-        body = retention.event_body(
-            instance,
-            years=years,
-            keep_from=keep_from,
-            first_seq=first,
-            last_seq=last,
-            last_hash=bytes(found[0]),
-            count=count,
-            periods=periods,
+        [chained] = core.chain(
+            (int(head[0]), bytes(head[1]), int(head[2])), [planned.body.encode()], period_of(utcnow())
         )
-        conn.execute("SELECT xroad_vtj_audit.create_partition(%s)", (period,))
+        conn.execute("SELECT xroad_vtj_audit.create_partition(%s)", (chained.period,))
         conn.execute(
             "INSERT INTO xroad_vtj_audit.record (seq, period, body, hash) VALUES (%s, %s, %s, %s)",
-            (seq, period, body, record_hash(prev, seq, period, body.encode())),
+            (chained.seq, chained.period, planned.body, chained.hash),
         )
-        for p in periods:
+        for p in planned.result.periods:
             conn.execute("SELECT xroad_vtj_audit.remove_period(%s)", (p,))
         conn.commit()
-    return RetentionResult(keep_from, count, first, last, periods)
+    return planned.result

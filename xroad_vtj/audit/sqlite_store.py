@@ -454,32 +454,13 @@ class SqliteAuditStore(AuditStore):
         instance = self.instance
         watch = self._writer.watch if self._writer is not None else None
 
+        records, mark = self.RECORDS, self.MARK
+
         def run(conn: sqlite3.Connection) -> RetentionResult:
-            first, last, count = conn.execute(
-                "SELECT min(seq), max(seq), count(*) FROM audit_record WHERE period < ?", (keep_from,)
-            ).fetchone()
-            if not count:
-                return RetentionResult(keep_from, 0, None, None, ())
-            last_hash = bytes(
-                conn.execute("SELECT hash FROM audit_record WHERE seq = ?", (last,)).fetchone()[0]
-            )
-            periods = tuple(
-                r[0]
-                for r in conn.execute(
-                    "SELECT DISTINCT period FROM audit_record WHERE period < ? ORDER BY period", (keep_from,)
-                )
-            )
-            body = retention.event_body(
-                instance,
-                years=years,
-                keep_from=keep_from,
-                first_seq=first,
-                last_seq=last,
-                last_hash=last_hash,
-                count=count,
-                periods=periods,
-            )
-            insert_chained(conn, [body], watch=watch)
+            planned = retention.plan(conn, records, mark, instance, years, keep_from)
+            if planned.body is None:
+                return planned.result
+            insert_chained(conn, [planned.body], watch=watch)
             # the controlled exception to append-only (see SCHEMA): permit, delete, withdraw the permit
             conn.execute(
                 "INSERT INTO audit_retention_permit (through_period) VALUES (?)",
@@ -487,7 +468,7 @@ class SqliteAuditStore(AuditStore):
             )
             conn.execute("DELETE FROM audit_record WHERE period < ?", (keep_from,))
             conn.execute("DELETE FROM audit_retention_permit")
-            return RetentionResult(keep_from, count, first, last, periods)
+            return planned.result
 
         result = await self.write_call(run)
         if result.removed_records and self.metrics is not None:
