@@ -103,6 +103,37 @@ def chain(
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class UsageQueries:
+    """The reads that feed the quota ledger, in a dialect's table and placeholder."""
+
+    minute: str  # intents requested at or after (param) - the callers' last minute, at open
+    foreign: str  # intents with after < seq <= through (params), by seq - other writers' records
+    end_user: str  # one end user's intents of the day (params: key, caller, since[, period], end user, ...)
+
+    @classmethod
+    def of(cls, records: str, m: str, *, prune_periods: bool) -> UsageQueries:
+        """``prune_periods``: also bound ``period`` (a partitioned table then reads only the recent months;
+        params gain the first period after each ``since``)."""
+        cols = USAGE_COLUMNS
+        period = f" AND period >= {m}" if prune_periods else ""
+        return cls(
+            minute=f"SELECT {cols} FROM {records} WHERE kind = 'intent' AND requested_at >= {m} ORDER BY seq",  # noqa: S608
+            foreign=(
+                f"SELECT {cols} FROM {records}"  # noqa: S608  # own names only
+                f" WHERE seq > {m} AND seq <= {m} AND kind = 'intent' ORDER BY seq"
+            ),
+            end_user=(
+                f"SELECT {cols} FROM {records}"  # noqa: S608  # own names only
+                f" WHERE end_user_key = {m} AND caller = {m} AND kind = 'intent' AND requested_at >= {m}{period}"
+                # intents written before records carried end_user_key: by the end user as sent
+                f" UNION ALL SELECT {cols} FROM {records}"
+                f" WHERE end_user = {m} AND caller = {m} AND kind = 'intent' AND requested_at >= {m}{period}"
+                " AND end_user_key IS NULL"
+            ),
+        )
+
+
 def intent_rows(rows: Sequence[Sequence[object]]) -> list[IntentRow]:
     """Rows of ``USAGE_COLUMNS`` as :class:`IntentRow` (an intent without ``end_user_key`` predates it)."""
     from xroad_vtj.audit.usage import intent_row

@@ -44,6 +44,7 @@ from xroad_vtj.audit.verify import ChainResult, Row, walk_log
 from xroad_vtj.errors import AuditUnavailable
 
 MAX_BATCH = 1024
+USAGE = core.UsageQueries.of("xroad_vtj_audit.record", "%s", prune_periods=True)
 # the searchable columns filled from the hashed body (migrations/pg_0002): verify compares them with it
 DERIVED_COLUMNS = (
     "kind",
@@ -233,11 +234,7 @@ class PostgresAuditStore(AuditStore):
             top = await (
                 await conn.execute("SELECT coalesce(max(seq), 0) FROM xroad_vtj_audit.record")
             ).fetchone()
-            cur = await conn.execute(
-                f"SELECT {core.USAGE_COLUMNS} FROM xroad_vtj_audit.record"  # noqa: S608  # constant columns
-                " WHERE kind = 'intent' AND requested_at >= %s ORDER BY seq",
-                (since,),
-            )
+            cur = await conn.execute(USAGE.minute.encode(), (since,))
             rows = await cur.fetchall()
         return int(top[0]) if top else 0, core.intent_rows(rows)
 
@@ -391,11 +388,7 @@ class PostgresAuditStore(AuditStore):
         span = watch.foreign(head_seq) if watch is not None else None
         if watch is None or span is None:
             return
-        cur = await conn.execute(
-            f"SELECT {core.USAGE_COLUMNS} FROM xroad_vtj_audit.record"  # noqa: S608  # constant columns
-            " WHERE seq > %s AND seq <= %s AND kind = 'intent' ORDER BY seq",
-            span,
-        )
+        cur = await conn.execute(USAGE.foreign.encode(), span)
         watch.found(core.intent_rows(await cur.fetchall()), span[1])
 
     async def sync_usage(self) -> None:
@@ -413,16 +406,10 @@ class PostgresAuditStore(AuditStore):
             top = await (
                 await conn.execute("SELECT coalesce(max(seq), 0) FROM xroad_vtj_audit.record")
             ).fetchone()
+            # a record's period is the month it was written, never before it was requested: only the
+            # partitions from that month on are read
             cur = await conn.execute(
-                f"SELECT {core.USAGE_COLUMNS} FROM xroad_vtj_audit.record"  # noqa: S608  # constant columns
-                " WHERE end_user_key = %s AND caller = %s AND kind = 'intent' AND requested_at >= %s"
-                " AND period >= %s"
-                f" UNION ALL SELECT {core.USAGE_COLUMNS} FROM xroad_vtj_audit.record"
-                " WHERE end_user = %s AND kind = 'intent' AND requested_at >= %s"
-                " AND end_user_key IS NULL AND caller = %s AND period >= %s",
-                # a record's period is the month it was written, never before it was requested: only the
-                # partitions from that month on are read
-                (key, caller, since, first, end_user, since, caller, first),
+                USAGE.end_user.encode(), (key, caller, since, first, end_user, caller, since, first)
             )
             rows = await cur.fetchall()
         return int(top[0]) if top else 0, core.intent_rows(rows)

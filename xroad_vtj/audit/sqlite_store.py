@@ -136,14 +136,13 @@ def insert_chained(
     return [c.seq for c in chained]
 
 
+USAGE = core.UsageQueries.of("audit_record", "?", prune_periods=False)
+
+
 def sync_foreign(conn: sqlite3.Connection, watch: HeadWatch, head_seq: int) -> None:
     span = watch.foreign(head_seq)
     if span is not None:
-        rows = conn.execute(
-            f"SELECT {core.USAGE_COLUMNS} FROM audit_record"  # noqa: S608  # constant column list
-            " WHERE seq > ? AND seq <= ? AND kind = 'intent' ORDER BY seq",
-            span,
-        ).fetchall()
+        rows = conn.execute(USAGE.foreign, span).fetchall()
         watch.found(core.intent_rows(rows), span[1])
 
 
@@ -152,11 +151,7 @@ def usage_snapshot(conn: sqlite3.Connection, since: str) -> tuple[int, list[Inte
     conn.execute("BEGIN")
     try:
         top = conn.execute("SELECT coalesce(max(seq), 0) FROM audit_record").fetchone()[0]
-        rows = conn.execute(
-            f"SELECT {core.USAGE_COLUMNS} FROM audit_record"  # noqa: S608  # constant column list
-            " WHERE kind = 'intent' AND requested_at >= ? ORDER BY seq",
-            (since,),
-        ).fetchall()
+        rows = conn.execute(USAGE.minute, (since,)).fetchall()
         return int(top), core.intent_rows(rows)
     finally:
         conn.execute("ROLLBACK")
@@ -582,14 +577,7 @@ class SqliteAuditStore(AuditStore):
             conn.execute("BEGIN")
             try:
                 top = conn.execute("SELECT coalesce(max(seq), 0) FROM audit_record").fetchone()[0]
-                rows = conn.execute(
-                    f"SELECT {core.USAGE_COLUMNS} FROM audit_record"  # noqa: S608  # constant column list
-                    " WHERE end_user_key = ? AND caller = ? AND kind = 'intent' AND requested_at >= ?"
-                    f" UNION ALL SELECT {core.USAGE_COLUMNS} FROM audit_record"
-                    " WHERE end_user = ? AND kind = 'intent' AND requested_at >= ?"
-                    " AND end_user_key IS NULL AND caller = ?",
-                    (key, caller, since, end_user, since, caller),
-                ).fetchall()
+                rows = conn.execute(USAGE.end_user, (key, caller, since, end_user, caller, since)).fetchall()
                 return int(top), core.intent_rows(rows)
             finally:
                 conn.execute("ROLLBACK")
