@@ -56,3 +56,11 @@ def test_near_means_within_a_tenth_of_the_limit() -> None:
     assert not near_limit(17, 20) and near_limit(18, 20)
     assert not near_limit(3, 5) and near_limit(4, 5)
     assert near_limit(0, 1)
+
+
+def test_a_callers_minute_stays_bounded_even_when_nothing_checks_it() -> None:
+    ledger = UsageLedger()
+    ledger.start(0, [])
+    start = time.time() - 3600
+    ledger.apply_foreign([row(seq, start + seq, key=f"k{seq}") for seq in range(1, 3601)], 3600)
+    assert len(ledger.caller("app").times) <= 61

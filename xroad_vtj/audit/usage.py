@@ -186,6 +186,7 @@ class UsageLedger:
             usage = self.caller(row.caller)
         if row.seq > usage.through:
             _insert_in_order(usage.times, row.at)
+            usage.prune(row.at)  # bounded even for a caller whose per-caller quota is off (never checked)
         if row.key is not None:
             state = self.end_users.get((row.caller, row.key))
             if state is not None and row.seq > state.through:
