@@ -17,6 +17,7 @@ from xroad_vtj.audit import codec
 from xroad_vtj.audit.chain import period_of
 from xroad_vtj.audit.config import AuditConfig
 from xroad_vtj.audit.filters import search_where
+from xroad_vtj.audit.keys import Keyring
 from xroad_vtj.audit.records import Refusal
 from xroad_vtj.audit.store import AuditStore, open_store
 from xroad_vtj.errors import AuditUnavailable
@@ -252,3 +253,52 @@ async def test_the_batch_size_histogram_counts_records_per_commit(
     }
     assert samples["xroad_vtj_audit_batch_records_sum"] == 40
     assert 1 <= samples["xroad_vtj_audit_batch_records_count"] <= 40
+
+
+async def test_a_version_1_sqlite_log_is_migrated_forward_and_still_verifies_and_counts(
+    sqlite_config: AuditConfig,
+) -> None:
+    """A database written before schema version 2 (intents without end_user_key) opens, verifies, and its
+    intents of the day still count for quotas (found by the end user as sent)."""
+    import json
+
+    from xroad_vtj.audit import sqlite_store
+    from xroad_vtj.audit.chain import canonical_body
+    from xroad_vtj.audit.keys import read_key_file
+    from xroad_vtj.audit.store import ensure_embedded_keys
+
+    cfg = sqlite_config.with_defaults()
+    assert cfg.sqlite_path is not None and cfg.data_key_file is not None
+    ensure_embedded_keys(cfg)
+    keyring = Keyring(read_key_file(cfg.data_key_file, "k"))
+    conn = sqlite_store.connect(cfg.sqlite_path)
+    for statement in sqlite_store._statements(sqlite_store._migration("sqlite_0001_initial.sql")):
+        conn.execute(statement)
+    conn.execute("PRAGMA user_version = 1")
+    bodies = []
+    for i in range(3):
+        fields = json.loads(
+            codec.intent_body(intent(i, end_user="Old.Officer"), codec.new_audit_id(), "v1", keyring)
+        )
+        del fields["end_user_key"]
+        bodies.append(canonical_body(fields))
+    conn.execute("BEGIN IMMEDIATE")
+    sqlite_store.insert_chained(conn, bodies)
+    conn.execute("COMMIT")
+    conn.close()
+
+    store = open_store(sqlite_config, instance="v2")
+    await store.open(checkpoints=False)
+    try:
+        assert (await store.verify()).ok
+        state = await store.end_user_usage("caseapp", end_user_key("Old.Officer"), "Old.Officer", set())
+        assert len(state.times) == 3
+        await store.append_intent(intent(9, end_user="OLD.OFFICER"))
+        assert (await store.verify()).ok
+    finally:
+        await store.close()
+    check = sqlite3.connect(cfg.sqlite_path)
+    try:
+        assert check.execute("PRAGMA user_version").fetchone() == (2,)
+    finally:
+        check.close()

@@ -55,6 +55,10 @@ def current_version(conn: psycopg.Connection[tuple[object, ...]]) -> int:
     return int(str(row[0])) if row else 0
 
 
+def _migration_text(name: str) -> str:
+    return resources.files("xroad_vtj.audit.migrations").joinpath(name).read_text(encoding="utf-8")
+
+
 def migrate(
     admin_dsn: str, *, app_role: str | None = None, months_ahead: int = 3, now: datetime | None = None
 ) -> int:
@@ -76,10 +80,9 @@ def migrate(
             )
         for number, name in MIGRATIONS:
             if number > version:
-                script = (
-                    resources.files("xroad_vtj.audit.migrations").joinpath(name).read_text(encoding="utf-8")
-                )
-                conn.execute(script.encode())  # several statements, no parameters: simple query protocol
+                conn.execute(
+                    _migration_text(name).encode()
+                )  # several statements, no parameters: simple query protocol
                 conn.execute("INSERT INTO xroad_vtj_audit.schema_version (version) VALUES (%s)", (number,))
         for period in periods_from(period_of(now or utcnow()), months_ahead + 1):
             conn.execute("SELECT xroad_vtj_audit.create_partition(%s)", (period,))
