@@ -393,19 +393,21 @@ class AuditStore(abc.ABC):
 
         # thousands of signatures take a while: not on the event loop
         checkpoints, bad_signature = await asyncio.to_thread(check_signatures)
-        chain = await self._check_chain({c.seq for c in checkpoints})
+        # the columns' check runs in the database while this process walks the chain
+        chain, derived_bad = await asyncio.gather(
+            self._check_chain({c.seq for c in checkpoints}), self._derived_disagreement()
+        )
         problem, bad_seq = chain.problem, chain.bad_seq
         if problem is None and bad_signature is not None:
             problem = bad_signature
         if problem is None:
             problem, bad_seq = compare_checkpoints(chain, checkpoints)
-        if problem is None:
-            bad_seq = await self._derived_disagreement()
-            if bad_seq is not None:
-                problem = (
-                    f"record {bad_seq}: a searchable column disagrees with the hashed body (searches and quotas"
-                    " read the columns; the body is intact)"
-                )
+        if problem is None and derived_bad is not None:
+            bad_seq = derived_bad
+            problem = (
+                f"record {bad_seq}: a searchable column disagrees with the hashed body (searches and quotas"
+                " read the columns; the body is intact)"
+            )
         return VerifyReport(
             records=chain.records,
             first_seq=chain.first_seq,
