@@ -205,9 +205,9 @@ def start_simulator(workdir: Path, *, latency: float = 0.0) -> tuple[Child, int]
     return child, port
 
 
-def start_service(config: Path, port: int, log: Path) -> Child:
+def start_service(config: Path, port: int, log: Path, *, timeout: float = 20) -> Child:
     child = Child.spawn("service", [PYTHON, "-m", "xroad_vtj", "serve", "--config", str(config)], log)
-    child.ready_seconds = wait_http(child, f"http://127.0.0.1:{port}/readyz")
+    child.ready_seconds = wait_http(child, f"http://127.0.0.1:{port}/readyz", timeout=timeout)
     return child
 
 
