@@ -211,6 +211,22 @@ def _notify(job: _Job, result: Any, error: BaseException | None) -> None:
         job.loop.call_soon_threadsafe(_settle, job.future, result, error)
 
 
+def _notify_all(jobs: Sequence[_Job], results: Sequence[Any]) -> None:
+    """Hand a whole batch's results over with one wake-up per event loop (not one per job: each wake-up is a
+    write to the loop's self-pipe)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any]]] = {}
+    for job, result in zip(jobs, results, strict=True):
+        by_loop.setdefault(job.loop, []).append((job.future, result))
+    for loop, settled in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # that loop is closed: nobody is waiting any more
+            loop.call_soon_threadsafe(_settle_all, settled)
+
+
+def _settle_all(settled: list[tuple[asyncio.Future[Any], Any]]) -> None:
+    for future, result in settled:
+        _settle(future, result, None)
+
+
 class _Writer:
     """The one thread per process that writes to the database, in batches."""
 
@@ -320,8 +336,7 @@ class _Writer:
             watch.committed()
         if self._observe is not None:
             self._observe(len(good))
-        for j, seq in zip(good, seqs, strict=True):
-            _notify(j, seq, None)
+        _notify_all(good, seqs)
 
     def _run_call(self, job: _Job) -> None:
         assert job.call is not None
