@@ -57,7 +57,8 @@ def sweep_queries(records: str, mark: str, instance_column: str) -> tuple[str, s
     """The two reads of a sweep, in a dialect's table and placeholder: the newest events (where the previous
     sweep's bound is), and the open intents of this instance or older than the bound (params: window start,
     instance, bound)."""
-    events = f"SELECT body FROM {records} WHERE kind = 'event' ORDER BY seq DESC LIMIT 1000"  # noqa: S608
+    # "+seq": sort the few events found through the kind index, rather than walk the whole log backwards
+    events = f"SELECT body FROM {records} WHERE kind = 'event' ORDER BY +seq DESC LIMIT 1000"  # noqa: S608
     open_intents = (
         f"SELECT i.audit_id FROM {records} AS i"  # noqa: S608  # own names only
         f" WHERE i.kind = 'intent' AND i.requested_at >= {mark}"

@@ -171,7 +171,7 @@ def check_sqlite_chain(conn: sqlite3.Connection, remember: Collection[int] = ())
             first,
             lambda: (
                 r[0]
-                for r in conn.execute("SELECT body FROM audit_record WHERE kind = 'event' ORDER BY seq DESC")
+                for r in conn.execute("SELECT body FROM audit_record WHERE kind = 'event' ORDER BY +seq DESC")
             ),
             lambda: conn.execute(
                 "SELECT seq, period, CAST(body AS BLOB), hash FROM audit_record ORDER BY seq"
