@@ -4,8 +4,11 @@ Writes: every append goes to a queue served by one dedicated writer thread (the 
 SQLite). The thread takes everything queued, opens ``BEGIN IMMEDIATE`` (the database write lock, taken up
 front so that the busy timeout applies and several processes serialise), reads the chain head, inserts the
 whole batch chained onto it and commits once (``synchronous=FULL``: the WAL is fsynced). Only then is every
-waiter of the batch released: group commit, and an append that returned is durable. A batch that fails is
-rolled back as a whole and every waiter gets :class:`AuditUnavailable`; the next batch tries again.
+waiter of the batch released: group commit, and an append that returned is durable. With other queries in
+flight a batch waits (at most ``MAX_COALESCE_SECONDS``) until it holds about half of them; a lone query commits
+at once. Each job becomes bytes before the transaction, and one that cannot is refused alone. A batch that
+the database fails is rolled back as a whole and every waiter gets :class:`AuditUnavailable`; the next batch
+tries again.
 
 Reads (search, counts) use a second connection in a single reader thread; WAL lets them run beside the writer.
 

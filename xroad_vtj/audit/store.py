@@ -1,9 +1,14 @@
 """The audit store interface and what every backend shares.
 
 A store is an append-only, hash-chained log of records (see :mod:`xroad_vtj.audit.chain`). A query is two
-records, its intent (durable before the query leaves) and its outcome; a refusal is one record. Backends
-implement a handful of primitives (append bodies with group commit, fetch rows); the record format,
-encryption, search assembly and the background checkpoint task live here."""
+records, its intent (durable before the query leaves) and its outcome; a refusal is one record.
+
+One core, a dialect per database. Here: the record bodies, appends and their metrics, searches, counts and
+row reads (written once; the dialect gives its tables, placeholder, list match and ``_fetch``), verification,
+the quota ledger (:mod:`usage`) and the checkpoint task. In :mod:`core`: what every writer does inside its
+transaction (bytes per job, the chaining loop, noticing other writers, the sweep's reads and bodies); in
+:mod:`retention`: the retention plan. A dialect (:mod:`sqlite_store`, :mod:`pg_store`) keeps only its
+connection handling, its writer's form (a thread, a task), its lock, its schema and the SQL that differs."""
 
 from __future__ import annotations
 
