@@ -302,3 +302,14 @@ async def test_a_version_1_sqlite_log_is_migrated_forward_and_still_verifies_and
         assert check.execute("PRAGMA user_version").fetchone() == (2,)
     finally:
         check.close()
+
+
+async def test_only_a_transaction_that_read_the_head_makes_the_quota_counts_current(
+    store: AuditStore,
+) -> None:
+    store.usage.synced_at = 0.0
+    await store.ping()  # takes the writer (SQLite) or the pool (PostgreSQL) without looking at the head
+    await store.checkpoint()
+    assert store.usage.stale()
+    await store.append_intent(intent(1))
+    assert not store.usage.stale()

@@ -158,9 +158,12 @@ class HeadWatch:
         self.deliver = deliver
         self.known: int | None = None  # the head this process last knew; None: not started
         self.pending: int | None = None  # the last seq of the open transaction's own records
+        self.checked = False  # the open transaction read the head (and handed over what it found)
 
     def foreign(self, head_seq: int) -> tuple[int, int] | None:
-        """The seq range ``(after, through]`` other writers added, if any."""
+        """The seq range ``(after, through]`` other writers added, if any (the open transaction read the head
+        under the log's lock: when it commits, the ledger is known to be current)."""
+        self.checked = True
         if self.known is None or head_seq <= self.known:
             return None
         return self.known, head_seq
@@ -175,5 +178,11 @@ class HeadWatch:
         if self.known is not None and self.pending is not None:
             self.known = max(self.known, self.pending)
         self.pending = None
-        # a float store is atomic: the ledger only reads it to decide whether its knowledge is fresh
-        self.ledger.synced_at = time.monotonic()
+        if self.checked:  # only a transaction that looked at the head makes the ledger current
+            # a float store is atomic: the ledger only reads it to decide whether its knowledge is fresh
+            self.ledger.synced_at = time.monotonic()
+        self.checked = False
+
+    def rolled_back(self) -> None:
+        self.pending = None
+        self.checked = False

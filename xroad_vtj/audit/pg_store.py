@@ -365,7 +365,7 @@ class PostgresAuditStore(AuditStore):
                     self._watch.pending = chainer.seq
         except Exception as e:
             if self._watch is not None:
-                self._watch.pending = None
+                self._watch.rolled_back()
             self._partitions.clear()  # a failed transaction may have rolled back a new partition
             error = _unavailable(e)
             for j in jobs:

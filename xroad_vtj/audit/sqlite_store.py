@@ -329,7 +329,7 @@ class _Writer:
                 raise
         except Exception as e:  # the database failed: the whole batch is refused
             if watch is not None:
-                watch.pending = None
+                watch.rolled_back()
             self._drop_connection()
             error = _unavailable(e)
             for j in good:
@@ -355,7 +355,7 @@ class _Writer:
                 raise
         except Exception as e:
             if watch is not None:
-                watch.pending = None
+                watch.rolled_back()
             if isinstance(e, sqlite3.Error):
                 self._drop_connection()
             _notify(job, None, _unavailable(e))
