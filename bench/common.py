@@ -207,7 +207,11 @@ def start_simulator(workdir: Path, *, latency: float = 0.0) -> tuple[Child, int]
 
 def start_service(config: Path, port: int, log: Path, *, timeout: float = 20) -> Child:
     child = Child.spawn("service", [PYTHON, "-m", "xroad_vtj", "serve", "--config", str(config)], log)
-    child.ready_seconds = wait_http(child, f"http://127.0.0.1:{port}/readyz", timeout=timeout)
+    try:
+        child.ready_seconds = wait_http(child, f"http://127.0.0.1:{port}/readyz", timeout=timeout)
+    except BaseException:
+        child.stop()  # never leave a service behind that did not become ready in time
+        raise
     return child
 
 
