@@ -25,7 +25,8 @@ BEGIN
 END
 $$;
 
-CREATE INDEX record_end_user_key ON xroad_vtj_audit.record (end_user_key, caller, kind, requested_at);
+CREATE INDEX record_end_user_key ON xroad_vtj_audit.record (end_user_key, caller, kind, requested_at)
+    WHERE end_user_key IS NOT NULL;
 CREATE INDEX record_new_subject ON xroad_vtj_audit.record (new_subject_index)
     WHERE new_subject_index IS NOT NULL;
 -- Quotas no longer count a caller's day through this index: one index fewer to maintain on every insert.
