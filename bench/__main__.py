@@ -18,10 +18,10 @@ from dataclasses import asdict, dataclass, is_dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import audit, concurrency, protocol, startup, throughput
+from bench import audit, concurrency, protocol, quotas, startup, throughput
 from bench.common import REPO, busy_fraction, machine
 
-SUITES = ("protocol", "throughput", "concurrency", "startup", "audit")
+SUITES = ("protocol", "throughput", "throughput-quotas", "quotas", "concurrency", "startup", "audit")
 BUSY_LOAD = 0.10  # CPUs busier than this (with nothing of ours running) means someone else is using them
 
 
@@ -61,7 +61,7 @@ def protocol_rows(r: protocol.ProtocolResult) -> list[Row]:
     return rows
 
 
-def throughput_rows(r: throughput.ThroughputResult) -> list[Row]:
+def throughput_rows(r: throughput.ThroughputResult, label: str = "quotas off") -> list[Row]:
     base = ", ".join(f"{x.requests_per_second:.0f}" for x in r.baseline)
     serv = ", ".join(f"{x.requests_per_second:.0f}" for x in r.service)
     ratios = ", ".join(f"{x:.2f}" for x in r.ratios)
@@ -69,28 +69,43 @@ def throughput_rows(r: throughput.ThroughputResult) -> list[Row]:
     cpu_b = sum(r.baseline_cpu_per_request_ms) / max(len(r.baseline_cpu_per_request_ms), 1)
     p50 = [x.latency_p50_ms for x in r.service if x.latency_p50_ms is not None]
     return [
-        Row("throughput, raw baseline (req/s per round)", base, "", None),
-        Row("throughput, service, SQLite durable (req/s per round)", serv, "", None),
+        Row(f"throughput, raw baseline (req/s per round), {label}", base, "", None),
+        Row(f"throughput, service, SQLite durable (req/s per round), {label}", serv, "", None),
         Row(
-            "throughput ratio service / baseline (median)",
+            f"throughput ratio service / baseline (median), {label}",
             f"{r.median_ratio:.2f} (rounds: {ratios})",
             "≥ 0.6",
             _met(r.median_ratio >= 0.6),
         ),
         Row(
-            "CPU per request (process total)",
+            f"CPU per request (process total), {label}",
             f"service {cpu_s:.2f} ms, baseline {cpu_b:.2f} ms",
             "",
             None,
         ),
         Row(
-            "service latency p50 at 32 connections",
+            f"service latency p50 at 32 connections, {label}",
             ", ".join(f"{x:.1f} ms" for x in p50),
             "",
             None,
         ),
-        Row("errors (non-2xx, socket) in throughput runs", str(r.errors), "0", _met(r.errors == 0)),
+        Row(f"errors (non-2xx, socket) in throughput runs, {label}", str(r.errors), "0", _met(r.errors == 0)),
     ]
+
+
+def quotas_rows(figures: list[quotas.Figures]) -> list[Row]:
+    rows: list[Row] = []
+    for f in figures:
+        rows.append(
+            Row(
+                f"quotas on, one query at a time, {f.backend}, {f.fill:,} records of the last day",
+                f"service CPU {f.cpu_ms:.2f} ms/query, p50 {f.p50_ms:.1f} ms; search by subject"
+                f" {f.search_subject_ms:.1f} ms, by end user {f.search_end_user_ms:.1f} ms",
+                "flat with the log",
+                None,
+            )
+        )
+    return rows
 
 
 def concurrency_rows(r: concurrency.ConcurrencyResult) -> list[Row]:
@@ -174,6 +189,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="+", choices=SUITES, help="run only these benchmarks")
     parser.add_argument("--rounds", type=int, default=None, help="throughput rounds (default 5; quick 1)")
     parser.add_argument("--seconds", type=float, default=None, help="seconds per throughput run (default 10)")
+    parser.add_argument(
+        "--fill",
+        type=int,
+        default=1_000_000,
+        help="records of the last day in the quotas benchmark's full store",
+    )
     parser.add_argument("--in-flight", type=int, default=None, help="concurrent queries (default 1000)")
     parser.add_argument("--workdir", type=Path, default=REPO / "var" / "bench")
     args = parser.parse_args(argv)
@@ -182,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     rounds = args.rounds or (1 if quick else 5)
     seconds = args.seconds or (1 if quick else 10)
     in_flight = args.in_flight or (100 if quick else 1000)
+    fill = args.fill
     selected = args.only or list(SUITES)
     workdir: Path = args.workdir
     shutil.rmtree(workdir, ignore_errors=True)
@@ -203,6 +225,19 @@ def main(argv: list[str] | None = None) -> int:
         "throughput": lambda: _with_rows(
             throughput.run(workdir / "throughput", rounds=rounds, seconds=seconds, warmup=1 if quick else 2),
             throughput_rows,
+        ),
+        "throughput-quotas": lambda: _with_rows(
+            throughput.run(
+                workdir / "throughput-quotas",
+                rounds=rounds,
+                seconds=seconds,
+                warmup=1 if quick else 2,
+                quotas=True,
+            ),
+            lambda r: throughput_rows(r, "default quotas on"),
+        ),
+        "quotas": lambda: _with_rows(
+            quotas.run(2000 if quick else fill, 60 if quick else 300, quotas.default_pg_dsn()), quotas_rows
         ),
         "concurrency": lambda: _with_rows(
             concurrency.run(workdir / "concurrency", count=in_flight, latency=1.0), concurrency_rows

@@ -54,11 +54,13 @@ def service_config(
     pool_size: int = 100,
     log_level: str = "info",
     timeout_seconds: float = 10,
+    quotas: dict[str, int | None] | None = None,
 ) -> Path:
     """Write a service configuration into ``workdir``: SQLite audit (durable commits), quotas off.
 
     Quotas are off because one synthetic end user sends every query of a run (the defaults would refuse
-    after 20 a minute); everything else is the shipped default, including info-level JSON logs.
+    after 20 a minute), unless ``quotas`` is given (a caller's quotas section: missing keys keep the
+    defaults); everything else is the shipped default, including info-level JSON logs.
     """
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "vtj-password").write_text(VTJ_PASSWORD + "\n")
@@ -92,7 +94,9 @@ def service_config(
                 "token_sha256": hashlib.sha256(TOKEN.encode()).hexdigest(),
                 "roles": ["query"],
                 "products": [PRODUCT],
-                "quotas": {
+                "quotas": quotas
+                if quotas is not None
+                else {
                     "per_end_user_per_minute": None,
                     "per_end_user_per_day": None,
                     "per_caller_per_minute": None,
@@ -203,9 +207,13 @@ def start_simulator(workdir: Path, *, latency: float = 0.0) -> tuple[Child, int]
     return child, port
 
 
-def start_service(config: Path, port: int, log: Path) -> Child:
+def start_service(config: Path, port: int, log: Path, *, timeout: float = 20) -> Child:
     child = Child.spawn("service", [PYTHON, "-m", "xroad_vtj", "serve", "--config", str(config)], log)
-    child.ready_seconds = wait_http(child, f"http://127.0.0.1:{port}/readyz")
+    try:
+        child.ready_seconds = wait_http(child, f"http://127.0.0.1:{port}/readyz", timeout=timeout)
+    except BaseException:
+        child.stop()  # never leave a service behind that did not become ready in time
+        raise
     return child
 
 

@@ -141,8 +141,8 @@ def stages(n: int = 2000, repeats: int = 5) -> dict[str, float]:
             "audit intent body (encrypt + JSON)": _best_us(
                 lambda: codec.intent_body(intent, "a", "bench", keyring), n, repeats
             ),
-            "audit outcome body (JSON)": _best_us(
-                lambda: codec.outcome_body("a", "bench", outcome), n, repeats
+            "audit outcome body (JSON + MAC)": _best_us(
+                lambda: codec.outcome_body("a", "bench", outcome, keyring), n, repeats
             ),
             "parse_message": _best_us(lambda: parse_message(received, "text/xml; charset=UTF-8"), n, repeats),
             "parse + verify_response": _best_us(

@@ -30,6 +30,9 @@ from bench.common import (
 
 WRK = shutil.which("wrk") or "/usr/bin/wrk"
 LUA = REPO / "bench" / "wrk" / "post.lua"
+LUA_END_USERS = REPO / "bench" / "wrk" / "post_end_users.lua"  # 2,000 end users in turn (quotas on)
+# the shipped default quotas, except the per-caller one (1,200 a minute would cap a run at 20 req/s)
+QUOTAS_ON = {"per_caller_per_minute": None}
 CONNECTIONS = 32
 
 
@@ -98,7 +101,7 @@ def parse_wrk(output: str) -> WrkResult:
     )
 
 
-def run_wrk(port: int, seconds: float, connections: int = CONNECTIONS) -> WrkResult:
+def run_wrk(port: int, seconds: float, connections: int = CONNECTIONS, script: Path = LUA) -> WrkResult:
     argv = [
         WRK,
         "-t1",
@@ -106,7 +109,7 @@ def run_wrk(port: int, seconds: float, connections: int = CONNECTIONS) -> WrkRes
         f"-d{max(1, round(seconds))}s",
         "--latency",
         "-s",
-        str(LUA),
+        str(script),
         f"http://127.0.0.1:{port}{QUERY_PATH}",
     ]
     env = dict(os.environ, BENCH_TOKEN=TOKEN, BENCH_BODY=QUERY_BODY)
@@ -114,30 +117,39 @@ def run_wrk(port: int, seconds: float, connections: int = CONNECTIONS) -> WrkRes
     return parse_wrk(done.stdout)
 
 
-def _measure(port: int, seconds: float, target: Child, simulator: Child) -> tuple[WrkResult, float, float]:
+def _measure(
+    port: int, seconds: float, target: Child, simulator: Child, script: Path = LUA
+) -> tuple[WrkResult, float, float]:
     before, sim_before = target.cpu_seconds(), simulator.cpu_seconds()
-    result = run_wrk(port, seconds)
+    result = run_wrk(port, seconds, script=script)
     cpu, sim_cpu = target.cpu_seconds() - before, simulator.cpu_seconds() - sim_before
     per_request = 1000 * cpu / result.requests if result.requests else 0.0
     return result, per_request, sim_cpu / max(seconds, 1)
 
 
-def run(workdir: Path, *, rounds: int = 3, seconds: float = 10, warmup: float = 2) -> ThroughputResult:
+def run(
+    workdir: Path, *, rounds: int = 3, seconds: float = 10, warmup: float = 2, quotas: bool = False
+) -> ThroughputResult:
+    """Baseline and service alternated; with ``quotas`` the service has the default quotas on (per-caller
+    off) and every request comes from the next of 2,000 end users."""
     simulator, sim_port = start_simulator(workdir)
     children = [simulator]
     try:
         baseline, baseline_port = start_baseline(workdir, sim_port)
         children.append(baseline)
         port = free_port()
-        config = service_config(workdir / "service", port=port, simulator_port=sim_port)
+        config = service_config(
+            workdir / "service", port=port, simulator_port=sim_port, quotas=QUOTAS_ON if quotas else None
+        )
+        script = LUA_END_USERS if quotas else LUA
         service = start_service(config, port, workdir / "service.log")
         children.append(service)
         result = ThroughputResult()
         for _ in range(rounds):
             run_wrk(baseline_port, warmup)
             b, b_cpu, _ = _measure(baseline_port, seconds, baseline, simulator)
-            run_wrk(port, warmup)
-            s, s_cpu, sim_share = _measure(port, seconds, service, simulator)
+            run_wrk(port, warmup, script=script)
+            s, s_cpu, sim_share = _measure(port, seconds, service, simulator, script)
             result.baseline.append(b)
             result.service.append(s)
             result.baseline_cpu_per_request_ms.append(b_cpu)

@@ -89,6 +89,12 @@ class Metrics:
             "Audit appends that failed.",
             registry=r,
         )
+        self.audit_batch_records = Histogram(
+            f"{PREFIX}_audit_batch_records",
+            "Audit records per committed write transaction (how well group commit groups).",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 1024),
+            registry=r,
+        )
         self.audit_last_checkpoint = Gauge(
             f"{PREFIX}_audit_last_checkpoint_timestamp_seconds",
             "Unix time at which the audit log head was last covered by a signed checkpoint.",

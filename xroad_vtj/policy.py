@@ -1,7 +1,9 @@
 """Who may ask what: authentication, roles, the data-permit policy, quotas and turvakielto redaction.
 
-Everything here runs before anything reaches X-Road. Quotas are counted from the audit store, not from process
-memory, so that they hold across replicas sharing one PostgreSQL store.
+Everything here runs before anything reaches X-Road. Quotas count the intents of the audit log: in process
+memory, loaded from the store and kept up to date with what other processes and replicas append (see
+:mod:`xroad_vtj.audit.usage`), so that they hold across restarts and across replicas sharing one PostgreSQL
+store without a store round trip on every query.
 """
 
 from __future__ import annotations
@@ -10,17 +12,25 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
+import time
 import unicodedata
 import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 
+from xroad_vtj.audit.usage import MINUTE, CallerUsage, EndUserUsage, near_limit
 from xroad_vtj.config import CallerConfig
-from xroad_vtj.errors import Forbidden, InvalidPurpose, ProductNotAllowed, QuotaExceeded, Unauthenticated
+from xroad_vtj.errors import (
+    Forbidden,
+    InvalidPurpose,
+    ProductNotAllowed,
+    QuotaExceeded,
+    Unauthenticated,
+    XRoadVtjError,
+)
 
 if TYPE_CHECKING:
     from xroad_vtj.audit.store import AuditStore
@@ -61,6 +71,15 @@ def permits_product(caller: CallerConfig, product: str) -> bool:
     return permitted_product(caller, product) is not None
 
 
+# Retry-After (seconds) of each quota's refusal
+_RETRY_AFTER = {
+    "per_caller_per_minute": 60,
+    "per_end_user_per_minute": 60,
+    "per_end_user_per_day": 3600,
+    "distinct_subjects_per_end_user_per_day": 3600,
+}
+
+
 def end_user_key(end_user: str) -> str:
     """The canonical form quotas, the admission lock and the distinct-subject count use (NFKC, case-folded):
     ``Maija`` and ``MAIJA`` are one end user. The audit record and ``Loppukayttaja`` keep the text as sent."""
@@ -80,6 +99,24 @@ class PeerCertificate:
         return cls(cert.subject.rfc4514_string(), hashlib.sha256(der).hexdigest())
 
 
+@dataclass(slots=True)
+class _Reservation:
+    """One admitted query's place in the in-memory counts, given back if its intent could not be written."""
+
+    caller: CallerUsage | None
+    end_user: EndUserUsage | None
+    at: float
+    subject_index: str | None
+    previous: float | None  # the subject's previous time (None: it was new)
+
+    def release(self) -> None:
+        if self.caller is not None:
+            with contextlib.suppress(ValueError):
+                self.caller.times.remove(self.at)
+        if self.end_user is not None:
+            self.end_user.undo(self.at, self.subject_index, self.previous)
+
+
 class Policy:
     def __init__(self, callers: tuple[CallerConfig, ...], store: AuditStore) -> None:
         self.callers = callers
@@ -87,20 +124,30 @@ class Policy:
         self._admission: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
+        self._reserved: dict[tuple[str, str], _Reservation] = {}
 
     @contextlib.asynccontextmanager
     async def admission(self, caller: CallerConfig, end_user: str) -> AsyncIterator[None]:
         """Serialise quota check + intent per (caller, end user) within this process.
 
-        Across replicas the counts come from the shared store; two replicas admitting the same end user in the
-        same few milliseconds can still pass a limit by one each (documented in the README).
+        The query that :meth:`authorize_query` admits inside is counted at once; when the block fails with one
+        of our errors (a refusal, or the audit store could not write the intent) it is given back. Any other
+        end (e.g. cancelled while the intent was being written) keeps it counted: quotas err on the strict side.
         """
         key = (caller.name, end_user_key(end_user))
         lock = self._admission.get(key)
         if lock is None:
             lock = self._admission[key] = asyncio.Lock()
         async with lock:
-            yield
+            try:
+                yield
+            except XRoadVtjError:
+                reservation = self._reserved.pop(key, None)
+                if reservation is not None:
+                    reservation.release()
+                raise
+            finally:
+                self._reserved.pop(key, None)
 
     # --- authentication -------------------------------------------------------------------------------------
 
@@ -146,50 +193,77 @@ class Policy:
         await self._check_quotas(caller, query)
 
     async def _check_quotas(self, caller: CallerConfig, query: PersonQuery) -> None:
-        q = caller.quotas
-        now = datetime.now(UTC)
-        minute, day = now - timedelta(minutes=1), now - timedelta(days=1)
-        checks: list[tuple[int | None, Any, int, str]] = [
-            (
-                q.per_caller_per_minute,
-                lambda: self.store.count_queries(since=minute, caller=caller.name),
-                60,
-                "per_caller_per_minute",
-            ),
-            (
-                q.per_end_user_per_minute,
-                lambda: self.store.count_queries(since=minute, caller=caller.name, end_user=query.end_user),
-                60,
-                "per_end_user_per_minute",
-            ),
-            (
-                q.per_end_user_per_day,
-                lambda: self.store.count_queries(since=day, caller=caller.name, end_user=query.end_user),
-                3600,
-                "per_end_user_per_day",
-            ),
-        ]
-        for limit, count, retry_after, name in checks:
-            if limit is not None and await count() >= limit:
-                raise QuotaExceeded(f"quota {name} reached", quota=name, retry_after=retry_after)
-        limit = q.distinct_subjects_per_end_user_per_day
-        if limit is not None:
-            distinct = await self.store.count_distinct_subjects(
-                since=day, caller=caller.name, end_user=query.end_user
-            )
-            # A subject already asked about today does not count as a new one.
-            if distinct >= limit and not await self._subject_seen(caller, query, day):
-                raise QuotaExceeded(
-                    "quota distinct_subjects_per_end_user_per_day reached",
-                    quota="distinct_subjects_per_end_user_per_day",
-                    retry_after=3600,
-                )
+        """Check every quota against the in-memory counts (:mod:`xroad_vtj.audit.usage`) and reserve the query.
 
-    async def _subject_seen(self, caller: CallerConfig, query: PersonQuery, since: datetime) -> bool:
-        # Refusals of the same person come back too (oldest first); a generous limit keeps them from hiding
-        # the query that makes this person a known one.
-        rows = await self.store.search(subject=query.hetu, end_user=query.end_user, since=since, limit=5000)
-        return any(r.get("caller") == caller.name and r.get("kind") == "query" for r in rows)
+        No store round trip in the common case: an end user's counts are read from the store once (first
+        query in this process), and other writers' records arrive with this process's own commits. The store is
+        asked first only when the knowledge is older than ``SYNC_SECONDS`` or a count is near its limit."""
+        q = caller.quotas
+        per_end_user = (
+            q.per_end_user_per_minute,
+            q.per_end_user_per_day,
+            q.distinct_subjects_per_end_user_per_day,
+        )
+        if q.per_caller_per_minute is None and all(limit is None for limit in per_end_user):
+            return
+        store, ledger = self.store, self.store.usage
+        key = (caller.name, end_user_key(query.end_user))
+        state: EndUserUsage | None = None
+        if any(limit is not None for limit in per_end_user):
+            state = await store.end_user_usage(caller.name, key[1], query.end_user, self._admission)
+        subject_index: str | None = None
+        if q.distinct_subjects_per_end_user_per_day is not None:
+            subject_index = store.keyring.current.blind_index(query.hetu)
+        if ledger.stale():
+            await store.sync_usage()
+        refusal = self._over_limit(caller, state, subject_index, near_only=True)
+        if refusal == "near":  # close to a limit: other replicas' newest queries matter, so sync first
+            await store.sync_usage()
+            refusal = self._over_limit(caller, state, subject_index, near_only=False)
+        if refusal is not None:
+            raise QuotaExceeded(f"quota {refusal} reached", quota=refusal, retry_after=_RETRY_AFTER[refusal])
+        at = time.time()
+        caller_usage = ledger.caller(caller.name) if q.per_caller_per_minute is not None else None
+        if caller_usage is not None:
+            caller_usage.times.append(at)
+        previous = state.add(at, subject_index) if state is not None else None
+        self._reserved[key] = _Reservation(caller_usage, state, at, subject_index, previous)
+
+    def _over_limit(
+        self, caller: CallerConfig, state: EndUserUsage | None, subject_index: str | None, *, near_only: bool
+    ) -> str | None:
+        """The quota this query would pass, ``"near"`` (with ``near_only``) when a count is close to its
+        limit, or None."""
+        q = caller.quotas
+        now = time.time()
+        counts: list[tuple[int | None, int, str]] = []
+        if q.per_caller_per_minute is not None:
+            usage = self.store.usage.caller(caller.name)
+            usage.prune(now)
+            counts.append((q.per_caller_per_minute, len(usage.times), "per_caller_per_minute"))
+        if state is not None:
+            state.prune(now)
+            if q.per_end_user_per_minute is not None:
+                minute = state.since(now - MINUTE)
+                counts.append((q.per_end_user_per_minute, minute, "per_end_user_per_minute"))
+            counts.append((q.per_end_user_per_day, len(state.times), "per_end_user_per_day"))
+            # a subject already asked about today does not count as a new one
+            if subject_index is not None and subject_index not in state.subjects:
+                counts.append(
+                    (
+                        q.distinct_subjects_per_end_user_per_day,
+                        len(state.subjects),
+                        "distinct_subjects_per_end_user_per_day",
+                    )
+                )
+        near = False
+        for limit, count, name in counts:
+            if limit is None:
+                continue
+            if count >= limit:
+                return name
+            near = near or near_limit(count, limit)
+        return "near" if near and near_only else None
 
     # --- turvakielto ------------------------------------------------------------------------------------------
 

@@ -154,16 +154,6 @@ async def test_a_caller_with_an_end_user_pattern_is_held_to_it(
     assert (status, body["code"]) == (400, "invalid_request")
 
 
-# The quota half of §2 needs the quota counting keyed by end_user_key (another branch rewrites it). Until that
-# lands, Maija and MAIJA still get a quota of their own: this test is expected to fail, and must pass after.
-QUOTA_REWRITE_PENDING = pytest.mark.xfail(
-    reason="issue 11 §2: quota counting is keyed by end_user_key only after the quota rewrite lands; "
-    "remove this marker then",
-    strict=False,
-)
-
-
-@QUOTA_REWRITE_PENDING
 async def test_one_end_user_cannot_get_twenty_queries_per_spelling(
     simulator: Sim, start_service: ServiceFactory, tmp_path: Path
 ) -> None:

@@ -542,10 +542,6 @@ async def test_a_passivated_answer_records_the_new_active_hetu(vtj: Running) -> 
     assert row["new_subject"] == "010469-998V"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="search by an outcome's new_subject_index is the audit store engineer's part (issue 10 §8)",
-)
 async def test_a_search_by_the_new_hetu_finds_the_query_whose_data_came_back_under_it(vtj: Running) -> None:
     _, body = await post(vtj, "/v1/person-queries", {"hetu": "010469-999W"})
     rows = await audit_rows(vtj, subject="010469-998V")

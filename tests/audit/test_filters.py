@@ -12,18 +12,27 @@ def in_list(column: str, values: Sequence[str]) -> tuple[str, list[Any]]:
 
 def test_search_where_adds_one_condition_per_given_filter_in_parameter_order() -> None:
     where, params = search_where(
-        "?", in_list, xroad_id="id-1", end_user=None, subject_indexes=["a", "b"], since="S", until="U"
+        "?",
+        in_list,
+        table="t",
+        xroad_id="id-1",
+        end_user=None,
+        subject_indexes=["a", "b"],
+        since="S",
+        until="U",
     )
     assert where == (
-        "kind IN ('intent', 'refusal') AND xroad_message_id = ? AND subject_index IN (?, ?)"
+        "kind IN ('intent', 'refusal') AND xroad_message_id = ? AND seq IN (SELECT seq FROM t WHERE"
+        " subject_index IN (?, ?) UNION ALL SELECT seq FROM t WHERE kind = 'intent' AND audit_id IN"
+        " (SELECT audit_id FROM t WHERE new_subject_index IN (?, ?) AND kind = 'outcome'))"
         " AND requested_at >= ? AND requested_at < ?"
     )
-    assert params == ["id-1", "a", "b", "S", "U"]
+    assert params == ["id-1", "a", "b", "a", "b", "S", "U"]
 
 
 def test_search_where_without_filters_selects_every_intent_and_refusal() -> None:
     assert search_where(
-        "%s", in_list, xroad_id=None, end_user=None, subject_indexes=None, since=None, until=None
+        "%s", in_list, table="t", xroad_id=None, end_user=None, subject_indexes=None, since=None, until=None
     ) == ("kind IN ('intent', 'refusal')", [])
 
 

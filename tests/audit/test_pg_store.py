@@ -104,7 +104,9 @@ def test_migrate_is_idempotent(empty_db: str) -> None:
     assert migrate(empty_db) == SCHEMA_VERSION
     assert migrate(empty_db) == SCHEMA_VERSION
     with psycopg.connect(empty_db) as conn:
-        assert conn.execute("SELECT count(*) FROM xroad_vtj_audit.schema_version").fetchone() == (1,)
+        assert conn.execute("SELECT count(*) FROM xroad_vtj_audit.schema_version").fetchone() == (
+            SCHEMA_VERSION,
+        )
 
 
 async def test_an_unreachable_database_answers_audit_unavailable(config: AuditConfig) -> None:
@@ -147,3 +149,55 @@ async def test_appends_fail_while_the_role_may_not_write_and_readiness_recovers_
     await store.append_intent(intent(2))
     assert [r["xroad_message_id"] for r in await store.search()] == ["msg-2"]
     assert (await store.verify()).ok
+
+
+def test_a_version_1_schema_with_records_is_migrated_forward_and_still_verifies(
+    empty_db: str, config: AuditConfig
+) -> None:
+    import asyncio
+    import json
+
+    from xroad_vtj.audit import codec, pg_schema
+    from xroad_vtj.audit.chain import GENESIS, period_of, record_hash
+    from xroad_vtj.audit.keys import Keyring, read_key_file
+    from xroad_vtj.audit.mac import sealed_body
+
+    period = period_of(datetime.now(UTC))
+    with psycopg.connect(empty_db) as conn:  # what version 1's migrate left
+        conn.execute(
+            "CREATE SCHEMA xroad_vtj_audit; CREATE TABLE xroad_vtj_audit.schema_version"
+            " (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        conn.execute(pg_schema._migration_text(pg_schema.MIGRATIONS[0][1]).encode())
+        conn.execute("INSERT INTO xroad_vtj_audit.schema_version (version) VALUES (1)")
+        conn.execute("SELECT xroad_vtj_audit.ensure_partition(%s)", (period,))
+    cfg = config.with_defaults()
+    assert cfg.data_key_file is not None
+    keyring = Keyring(read_key_file(cfg.data_key_file, "k"))
+    fields = json.loads(
+        codec.intent_body(intent(1, end_user="Old.Officer"), codec.new_audit_id(), "v1", keyring)
+    )
+    # a body written by version 1: no end_user_key, its record MAC over what it holds
+    del fields["end_user_key"], fields["mac"]
+    body = sealed_body(fields, keyring)
+    with psycopg.connect(empty_db) as conn:
+        conn.execute(
+            "INSERT INTO xroad_vtj_audit.record (seq, period, body, hash) VALUES (1, %s, %s, %s)",
+            (period, body, record_hash(GENESIS, 1, period, body.encode())),
+        )
+    assert migrate(empty_db) == SCHEMA_VERSION == 2
+
+    async def check() -> None:
+        store = open_store(dataclasses.replace(config, dsn=empty_db), instance="v2")
+        await store.open(checkpoints=False)
+        try:
+            await store.append_intent(intent(2, end_user="OLD.OFFICER"))
+            assert (await store.verify()).ok
+            state = await store.end_user_usage("caseapp", "old.officer", "Old.Officer", set())
+            assert (
+                len(state.times) == 2
+            )  # the version 1 intent by its end user as sent, the new one by its key
+        finally:
+            await store.close()
+
+    asyncio.run(check())

@@ -81,3 +81,13 @@ def test_a_quick_run_of_the_whole_suite_completes(tmp_path: Path, capsys: pytest
 def test_concurrent_queries_against_a_slow_upstream_are_all_answered(tmp_path: Path) -> None:
     result = concurrency.run(tmp_path, count=20, latency=0.2)
     assert (result.ok, result.lost, result.received_upstream) == (20, 0, 20)
+
+
+@pytest.mark.slow
+def test_the_quotas_bench_runs_with_a_small_fill() -> None:
+    from bench import quotas
+
+    figures = quotas.run(200, 10, None, "sqlite")
+    assert [(f.backend, f.fill, f.refused) for f in figures] == [("sqlite", 0, 0), ("sqlite", 200, 0)]
+    assert "| sqlite | 200 |" in quotas.table(figures)
+    assert (throughput.LUA_END_USERS).exists()

@@ -42,9 +42,8 @@ def link(prev_hash: bytes, seq: int, period: int, digest: bytes) -> bytes:
 
 
 def record_hash(prev_hash: bytes, seq: int, period: int, body: bytes) -> bytes:
-    return sha256(
-        prev_hash + seq.to_bytes(8, "big") + period.to_bytes(4, "big") + sha256(body).digest()
-    ).digest()
+    """The chain hash of a record from its body bytes (the writers' form of :func:`link`)."""
+    return link(prev_hash, seq, period, sha256(body).digest())
 
 
 def period_of(moment: datetime) -> int:

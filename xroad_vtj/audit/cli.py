@@ -18,10 +18,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
-import psycopg
 import yaml
 
-from xroad_vtj.audit import pg_schema, sqlite_store
+from xroad_vtj.audit import sqlite_store
 from xroad_vtj.audit.chain import parse_when
 from xroad_vtj.audit.config import AuditConfig, parse_audit_config
 from xroad_vtj.audit.store import AuditStore, open_store
@@ -170,6 +169,10 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
         config = _load_audit_config(args.config)
         dsn = _admin_dsn(args, config)  # refuses a password on the command line whatever the backend
         if config.backend == "postgresql":
+            import psycopg  # only for PostgreSQL: a SQLite deployment starts without loading it
+
+            from xroad_vtj.audit import pg_schema
+
             assert dsn is not None  # the configuration requires audit.dsn
             try:
                 version = pg_schema.migrate(dsn, app_role=args.app_role)

@@ -11,6 +11,7 @@ stored.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
@@ -20,8 +21,24 @@ from xroad_vtj.audit.chain import canonical_body, iso, parse_iso, utcnow
 from xroad_vtj.audit.keys import RANDOM, Keyring
 from xroad_vtj.audit.mac import sealed_body
 from xroad_vtj.audit.records import PERSON_OPERATION, Intent, Outcome, Refusal
+from xroad_vtj.policy import end_user_key
 
 FORMAT_VERSION = 1
+
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def valid_text(text: str | None) -> str | None:
+    """``text`` as valid Unicode: a lone surrogate (which UTF-8 cannot encode) becomes U+FFFD, so that a record
+    holding a caller's bad text can still be written, and the replacement stays recognisable."""
+    if text is None:
+        return None
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return _SURROGATES.sub("\ufffd", text)
+    return text
 
 
 def new_audit_id() -> str:
@@ -47,11 +64,14 @@ def _head(kind: str, audit_id: str, instance: str) -> dict[str, Any]:
 def intent_body(intent: Intent, audit_id: str, instance: str, keyring: Keyring) -> str:
     sealed, index = keyring.encrypt(intent.subject, audit_id)
     fields = _head("intent", audit_id, instance)
+    end_user = valid_text(intent.end_user) or ""
     fields.update(
         caller=intent.caller,
-        end_user=intent.end_user,
-        purpose=intent.purpose,
-        product=intent.product,
+        end_user=end_user,
+        # the canonical end user quotas count by (NFKC, case-folded): its index cannot disagree with the body
+        end_user_key=end_user_key(end_user),
+        purpose=valid_text(intent.purpose),
+        product=valid_text(intent.product),
         client=intent.client,
         service=intent.service,
         xroad_message_id=intent.xroad_message_id,
@@ -148,12 +168,12 @@ def refusal_body(refusal: Refusal, audit_id: str, instance: str, keyring: Keyrin
     sealed: str | None = None
     index: str | None = None
     if refusal.subject is not None:
-        sealed, index = keyring.encrypt(refusal.subject, audit_id)
+        sealed, index = keyring.encrypt(valid_text(refusal.subject) or "", audit_id)
     fields.update(
-        caller=refusal.caller,
-        end_user=refusal.end_user,
-        purpose=refusal.purpose,
-        product=refusal.product,
+        caller=valid_text(refusal.caller),
+        end_user=valid_text(refusal.end_user),
+        purpose=valid_text(refusal.purpose),
+        product=valid_text(refusal.product),
         subject=sealed,
         subject_index=index,
         reason=refusal.reason,

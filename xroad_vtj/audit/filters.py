@@ -17,13 +17,17 @@ def search_where(
     mark: str,
     any_of: AnyOf,
     *,
+    table: str,
     xroad_id: str | None,
     end_user: str | None,
     subject_indexes: Sequence[str] | None,
     since: str | None,
     until: str | None,
 ) -> tuple[str, list[Any]]:
-    """Conditions selecting intent and refusal rows for a search, with their parameters."""
+    """Conditions selecting intent and refusal rows for a search, with their parameters.
+
+    A subject matches a record's own subject, or the new hetu a passivated answer gave (an outcome's
+    ``new_subject_index``): a search by the new hetu finds the query whose data came back under it."""
     where = ["kind IN ('intent', 'refusal')"]
     params: list[Any] = []
     for condition, value in (("xroad_message_id = ", xroad_id), ("end_user = ", end_user)):
@@ -32,8 +36,14 @@ def search_where(
             params.append(value)
     if subject_indexes is not None:
         fragment, values = any_of("subject_index", subject_indexes)
-        where.append(fragment)
-        params += values
+        renamed, renamed_values = any_of("new_subject_index", subject_indexes)
+        # two index lookups joined by seq (an OR across two indexes would scan the table on SQLite)
+        where.append(
+            f"seq IN (SELECT seq FROM {table} WHERE {fragment}"  # noqa: S608  # own names
+            f" UNION ALL SELECT seq FROM {table} WHERE kind = 'intent' AND audit_id IN"
+            f" (SELECT audit_id FROM {table} WHERE {renamed} AND kind = 'outcome'))"
+        )
+        params += values + renamed_values
     for condition, value in (("requested_at >= ", since), ("requested_at < ", until)):
         if value is not None:
             where.append(condition + mark)

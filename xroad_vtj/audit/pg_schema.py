@@ -2,7 +2,7 @@
 
 ``xroad-vtj audit migrate`` runs :func:`migrate` with an owner (admin) connection. The service itself never
 changes the schema: at start it only checks the version and asks the owner-rights function
-``ensure_partition`` for the partitions of this month and the next.
+``ensure_partition`` for the partitions of this month and the next (the only ones it may create).
 """
 
 from __future__ import annotations
@@ -17,17 +17,21 @@ from xroad_vtj.audit.chain import period_of, utcnow
 from xroad_vtj.errors import AuditUnavailable
 
 SCHEMA = "xroad_vtj_audit"
-SCHEMA_VERSION = 1
-MIGRATIONS = ((1, "pg_0001_initial.sql"),)
+SCHEMA_VERSION = 2
+MIGRATIONS = ((1, "pg_0001_initial.sql"), (2, "pg_0002_quotas_and_lock.sql"))
 
-# advisory lock keys (bigint); the writer's lock serialises appends across processes and replicas
-WRITE_LOCK = 0x7876746A61756430  # "xvtjaud0"
-MIGRATE_LOCK = 0x7876746A61756431
+# The writers' lock: appends from every process and replica queue here, so seq stays gap-free and the chain
+# has one order. A table lock, which only roles granted UPDATE on that table can take (an advisory lock could be
+# taken by any role that can connect, and so stop every audit write).
+WRITE_LOCK_SQL = "LOCK TABLE xroad_vtj_audit.write_lock IN EXCLUSIVE MODE"
+MIGRATE_LOCK = 0x7876746A61756431  # advisory: only the owner migrates, and a blocked migration harms nothing
 
 APP_GRANTS = (
     "GRANT USAGE ON SCHEMA xroad_vtj_audit TO {role}",
     "GRANT SELECT, INSERT ON xroad_vtj_audit.record, xroad_vtj_audit.checkpoint TO {role}",
     "GRANT SELECT ON xroad_vtj_audit.schema_version TO {role}",
+    # UPDATE only so that the role may lock the table (a trigger refuses any actual change)
+    "GRANT SELECT, UPDATE ON xroad_vtj_audit.write_lock TO {role}",
     "GRANT EXECUTE ON FUNCTION xroad_vtj_audit.ensure_partition(integer) TO {role}",
 )
 
@@ -51,6 +55,10 @@ def current_version(conn: psycopg.Connection[tuple[object, ...]]) -> int:
     return int(str(row[0])) if row else 0
 
 
+def _migration_text(name: str) -> str:
+    return resources.files("xroad_vtj.audit.migrations").joinpath(name).read_text(encoding="utf-8")
+
+
 def migrate(
     admin_dsn: str, *, app_role: str | None = None, months_ahead: int = 3, now: datetime | None = None
 ) -> int:
@@ -72,13 +80,12 @@ def migrate(
             )
         for number, name in MIGRATIONS:
             if number > version:
-                script = (
-                    resources.files("xroad_vtj.audit.migrations").joinpath(name).read_text(encoding="utf-8")
-                )
-                conn.execute(script.encode())  # several statements, no parameters: simple query protocol
+                conn.execute(
+                    _migration_text(name).encode()
+                )  # several statements, no parameters: simple query protocol
                 conn.execute("INSERT INTO xroad_vtj_audit.schema_version (version) VALUES (%s)", (number,))
         for period in periods_from(period_of(now or utcnow()), months_ahead + 1):
-            conn.execute("SELECT xroad_vtj_audit.ensure_partition(%s)", (period,))
+            conn.execute("SELECT xroad_vtj_audit.create_partition(%s)", (period,))
         if app_role is not None:
             for grant in APP_GRANTS:
                 conn.execute(sql.SQL(grant).format(role=sql.Identifier(app_role)))

@@ -1,8 +1,10 @@
 """The PostgreSQL audit store: several replicas, one chain, group commit through one writer task per process.
 
 Appends are queued to one writer task per process. It takes everything queued and, in one transaction, takes
-the log's advisory lock (``pg_advisory_xact_lock``: replicas queue up here, so seq stays gap-free and the
-chain has one order), reads the head record, inserts the batch chained onto it and commits. Every waiter of
+the log's lock (``LOCK TABLE xroad_vtj_audit.write_lock IN EXCLUSIVE MODE``, which only the application role
+may take: replicas queue up here, so seq stays gap-free and the chain has one order), reads the head record,
+hands the intents other replicas appended since its last transaction to the quota ledger, inserts the batch
+chained onto it and commits. Every waiter of
 the batch is released only after that commit: concurrent queries share one durable commit, and an append that
 returned is durable. A failed batch is rolled back whole and its waiters get :class:`AuditUnavailable`.
 
@@ -24,24 +26,39 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
 import structlog
 from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
 
-from xroad_vtj.audit import codec, pg_diagnose, retention
-from xroad_vtj.audit.chain import GENESIS, iso, period_of, record_hash, utcnow
-from xroad_vtj.audit.filters import count_where, search_where
+from xroad_vtj.audit import codec, core, pg_diagnose, retention
+from xroad_vtj.audit.chain import GENESIS, iso, parse_iso, period_of, utcnow
+from xroad_vtj.audit.core import HeadWatch
 from xroad_vtj.audit.keys import Keyring
-from xroad_vtj.audit.pg_schema import SCHEMA_VERSION, WRITE_LOCK, next_period
+from xroad_vtj.audit.pg_schema import SCHEMA_VERSION, WRITE_LOCK_SQL, next_period
 from xroad_vtj.audit.retention import RetentionResult
 from xroad_vtj.audit.store import AuditStore
+from xroad_vtj.audit.usage import MINUTE, IntentRow
 from xroad_vtj.audit.verify import ChainResult, Row, walk_log
 from xroad_vtj.errors import AuditUnavailable
 
 MAX_BATCH = 1024
+USAGE = core.UsageQueries.of("xroad_vtj_audit.record", "%s", prune_periods=True)
+# the searchable columns filled from the hashed body (migrations/pg_0002): verify compares them with it
+DERIVED_COLUMNS = (
+    "kind",
+    "audit_id",
+    "instance",
+    "xroad_message_id",
+    "caller",
+    "end_user",
+    "end_user_key",
+    "subject_index",
+    "new_subject_index",
+    "requested_at",
+)
 POOL_TIMEOUT_SECONDS = 3.0  # how long an append may wait for a connection before answering 503
 PROBE_INTERVAL_SECONDS = 0.5  # while the database is unreachable, how often to try connecting again
 CONNECT_OPTIONS = "-c statement_timeout=30000 -c idle_in_transaction_session_timeout=60000"
@@ -83,7 +100,7 @@ class _Job:
 
 @dataclass(slots=True)
 class _Chainer:
-    """Appends bodies onto the head inside the writer's transaction (the advisory lock is held)."""
+    """Appends bodies onto the head inside the writer's transaction (the log's lock is held)."""
 
     conn: AConn
     store: PostgresAuditStore
@@ -92,30 +109,39 @@ class _Chainer:
     period: int = 0
     seqs: list[int] = field(default_factory=list)
 
-    async def append(self, bodies: Sequence[str], periods: Sequence[int] | None = None) -> list[int]:
-        now_period = period_of(utcnow())
-        seqs: list[int] = []
-        periods_out: list[int] = []
-        hashes: list[bytes] = []
-        for i, body in enumerate(bodies):
-            self.seq += 1
-            self.period = max(self.period, periods[i] if periods is not None else now_period)
-            await self.store._ensure_partition(self.conn, self.period)
-            self.prev = record_hash(self.prev, self.seq, self.period, body.encode())
-            seqs.append(self.seq)
-            periods_out.append(self.period)
-            hashes.append(self.prev)
-        if seqs:
+    async def append(
+        self,
+        bodies: Sequence[str],
+        periods: Sequence[int] | None = None,
+        encoded: Sequence[bytes] | None = None,
+    ) -> list[int]:
+        data = encoded if encoded is not None else [b.encode() for b in bodies]
+        chained = core.chain((self.seq, self.prev, self.period), data, period_of(utcnow()), periods)
+        for period in sorted({c.period for c in chained}):
+            await self.store._ensure_partition(self.conn, period)
+        if chained:
+            last = chained[-1]
+            self.seq, self.prev, self.period = last.seq, last.hash, last.period
             # one statement (one round trip) for the whole batch
             await self.conn.execute(
                 "INSERT INTO xroad_vtj_audit.record (seq, period, body, hash)"
                 " SELECT * FROM unnest(%b::bigint[], %b::integer[], %b::text[], %b::bytea[])",
-                (seqs, periods_out, list(bodies), hashes),
+                (
+                    [c.seq for c in chained],
+                    [c.period for c in chained],
+                    list(bodies),
+                    [c.hash for c in chained],
+                ),
             )
-        return seqs
+        return [c.seq for c in chained]
 
 
 class PostgresAuditStore(AuditStore):
+    RECORDS = "xroad_vtj_audit.record"
+    CHECKPOINTS = "xroad_vtj_audit.checkpoint"
+    MARK = "%s"
+    NO_LIMIT = None
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if not self.config.dsn:
@@ -130,6 +156,7 @@ class PostgresAuditStore(AuditStore):
         self._outage: str | None = None  # set while the database is unreachable: everything fails at once
         self._probe: asyncio.Task[None] | None = None
         self._closing = False
+        self._watch: HeadWatch | None = None
 
     # --- lifecycle -------------------------------------------------------------------------------------
 
@@ -187,6 +214,7 @@ class PostgresAuditStore(AuditStore):
                 now = period_of(utcnow())
                 for period in (now, next_period(now)):
                     await self._ensure_partition(conn, period)
+                top, minute = await self._usage_snapshot(conn)
         except BaseException as e:
             if pool is not None:
                 await pool.close()
@@ -196,7 +224,22 @@ class PostgresAuditStore(AuditStore):
                 raise AuditUnavailable(f"audit store: {cause or pg_diagnose.explain(e)}") from None
             raise
         self._pool = pool
+        self.usage.start(top, minute)
+        self._watch = HeadWatch(self.usage, lambda fn: fn())  # the writer runs on the ledger's loop
+        self._watch.known = top
         self._writer = asyncio.create_task(self._write_loop(), name="audit-pg-writer")
+
+    async def _usage_snapshot(self, conn: AConn) -> tuple[int, list[IntentRow]]:
+        """The head seq and the callers' intents of the last minute, in one snapshot."""
+        since = iso(utcnow() - timedelta(seconds=MINUTE))
+        async with conn.transaction():
+            await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            top = await (
+                await conn.execute("SELECT coalesce(max(seq), 0) FROM xroad_vtj_audit.record")
+            ).fetchone()
+            cur = await conn.execute(USAGE.minute.encode(), (since,))
+            rows = await cur.fetchall()
+        return int(top[0]) if top else 0, core.intent_rows(rows)
 
     async def _close_backend(self) -> None:
         self._closing = True
@@ -295,11 +338,20 @@ class PostgresAuditStore(AuditStore):
                     lookahead.append(nxt)
                     break
                 batch.append(nxt)
+            # Each job becomes bytes before the transaction: a job that cannot be written is refused alone.
+            good, encoded, refused = core.encodable(batch, lambda j: j.body or "")
+            for j, error in refused:
+                if not j.future.done():
+                    j.future.set_exception(error)
+            if not good:
+                continue
 
-            async def append(conn: AConn, chainer: _Chainer, batch: list[_Job] = batch) -> list[int]:
-                return await chainer.append([j.body for j in batch if j.body is not None])
+            async def append(
+                conn: AConn, chainer: _Chainer, good: list[_Job] = good, encoded: list[bytes] = encoded
+            ) -> list[int]:
+                return await chainer.append([j.body or "" for j in good], encoded=encoded)
 
-            await self._transaction(batch, append)
+            await self._transaction(good, append)
 
     async def _transaction(
         self, jobs: list[_Job], work: Callable[[AConn, _Chainer], Awaitable[list[Any]]]
@@ -307,11 +359,16 @@ class PostgresAuditStore(AuditStore):
         """Run ``work`` under the log's lock in one transaction; it returns one result per job."""
         try:
             async with self._connection() as conn, conn.transaction():
-                await conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+                await conn.execute(WRITE_LOCK_SQL)
                 chainer = _Chainer(conn, self)
                 chainer.seq, chainer.prev, chainer.period = await self._read_head(conn)
+                await self._sync_foreign(conn, chainer.seq)
                 result = await work(conn, chainer)
+                if self._watch is not None:
+                    self._watch.pending = chainer.seq
         except Exception as e:
+            if self._watch is not None:
+                self._watch.rolled_back()
             self._partitions.clear()  # a failed transaction may have rolled back a new partition
             error = _unavailable(e)
             for j in jobs:
@@ -320,9 +377,45 @@ class PostgresAuditStore(AuditStore):
             return
         self._period_hint = chainer.period
         self._commits += 1
+        if self._watch is not None:
+            self._watch.committed()
+        if work.__name__ == "append":
+            self._observe_batch(len(jobs))
         for j, r in zip(jobs, result, strict=True):
             if not j.future.done():
                 j.future.set_result(r)
+
+    async def _sync_foreign(self, conn: AConn, head_seq: int) -> None:
+        """Hand the intents other replicas appended since this one last knew the head to the quota ledger."""
+        watch = self._watch
+        span = watch.foreign(head_seq) if watch is not None else None
+        if watch is None or span is None:
+            return
+        cur = await conn.execute(USAGE.foreign.encode(), span)
+        watch.found(core.intent_rows(await cur.fetchall()), span[1])
+
+    async def sync_usage(self) -> None:
+        async def nothing(conn: AConn, chainer: _Chainer) -> None:
+            return None  # the writer's transaction itself reads what other replicas appended
+
+        await self.write_call(nothing)
+
+    async def _load_end_user(
+        self, caller: str, key: str, end_user: str, since: str
+    ) -> tuple[int, list[IntentRow]]:
+        first = period_of(parse_iso(since))
+        async with self._connection() as conn, conn.transaction():
+            await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            top = await (
+                await conn.execute("SELECT coalesce(max(seq), 0) FROM xroad_vtj_audit.record")
+            ).fetchone()
+            # a record's period is the month it was written, never before it was requested: only the
+            # partitions from that month on are read
+            cur = await conn.execute(
+                USAGE.end_user.encode(), (key, caller, since, first, end_user, caller, since, first)
+            )
+            rows = await cur.fetchall()
+        return int(top[0]) if top else 0, core.intent_rows(rows)
 
     async def _read_head(self, conn: AConn) -> tuple[int, bytes, int]:
         for hint in (self._period_hint, 0):
@@ -387,7 +480,7 @@ class PostgresAuditStore(AuditStore):
 
         try:  # a real insert under the log's lock, rolled back: rights, partition and WAL all work
             async with self._connection() as conn, conn.transaction(force_rollback=True):
-                await conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+                await conn.execute(WRITE_LOCK_SQL)
                 await self._ensure_partition(conn, period_of(utcnow()))
                 await conn.execute(
                     "INSERT INTO xroad_vtj_audit.record (seq, period, body, hash) VALUES (-1, %s, %s, %s)",
@@ -398,101 +491,33 @@ class PostgresAuditStore(AuditStore):
             raise _unavailable(e) from None
         self.degraded = False
 
-    async def mark_unfinished_unknown(self, older_than: datetime | None = None) -> int:
+    async def _sweep(self, older_than: datetime | None) -> int:
         bound = iso(older_than) if older_than is not None else None
         instance = self.instance
 
+        events, open_intents = core.sweep_queries(self.RECORDS, self.MARK, "i.instance")
+
         async def mark(conn: AConn, chainer: _Chainer) -> int:
-            cur = await conn.execute(
-                "SELECT body FROM xroad_vtj_audit.record WHERE kind = 'event' ORDER BY seq DESC LIMIT 1000"
-            )
+            cur = await conn.execute(events.encode())
             window = codec.sweep_window_start(r[0] for r in await cur.fetchall())
-            cur = await conn.execute(
-                """SELECT i.audit_id FROM xroad_vtj_audit.record AS i
-                   WHERE i.kind = 'intent' AND i.requested_at >= %s
-                     AND NOT EXISTS (SELECT 1 FROM xroad_vtj_audit.record AS o
-                                     WHERE o.audit_id = i.audit_id AND o.kind = 'outcome')
-                     AND (i.instance = %s OR i.requested_at < %s)
-                   ORDER BY i.seq""",
-                (window, instance, bound),
-            )
+            cur = await conn.execute(open_intents.encode(), (window, instance, bound))
             ids = [r[0] for r in await cur.fetchall()]
-            now = utcnow()
-            bodies = [codec.unknown_outcome_body({"audit_id": a}, instance, now, self.keyring) for a in ids]
-            await chainer.append(
-                [*bodies, codec.sweep_event_body(instance, older_than, len(ids), self.keyring)]
-            )
+            await chainer.append(core.sweep_bodies(ids, instance, older_than, self.keyring))
             return len(ids)
 
         count: int = await self.write_call(mark)
-        if self.metrics is not None:
-            self.metrics.audit_appends.labels("outcome").inc(count)
-            self.metrics.audit_appends.labels("event").inc()
         return count
 
     # --- reads -------------------------------------------------------------------------------------------
 
-    async def _fetch(self, query: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    def _any_of(self, column: str, values: Sequence[str]) -> tuple[str, list[Any]]:
+        return f"{column} = ANY(%s)", [list(values)]
+
+    async def _fetch(self, query: str, params: Sequence[Any], *, long: bool = False) -> list[tuple[Any, ...]]:
         async with self._connection() as conn:
             cur = await conn.execute(query.encode(), params)
             rows: list[tuple[Any, ...]] = await cur.fetchall()
             return rows
-
-    async def _search_rows(
-        self,
-        *,
-        xroad_id: str | None,
-        end_user: str | None,
-        subject_indexes: Sequence[str] | None,
-        since: str | None,
-        until: str | None,
-        limit: int,
-    ) -> list[tuple[int, str, str, str]]:
-        where, params = search_where(
-            "%s",
-            lambda column, values: (f"{column} = ANY(%s)", [list(values)]),
-            xroad_id=xroad_id,
-            end_user=end_user,
-            subject_indexes=subject_indexes,
-            since=since,
-            until=until,
-        )
-        params.append(limit)
-        rows = await self._fetch(
-            "SELECT seq, audit_id, kind, body FROM xroad_vtj_audit.record"  # noqa: S608  # own columns only
-            f" WHERE {where} ORDER BY seq LIMIT %s",
-            params,
-        )
-        return [(int(r[0]), r[1], r[2], r[3]) for r in rows]
-
-    async def _outcomes_for(self, audit_ids: Sequence[str]) -> dict[str, str]:
-        if not audit_ids:
-            return {}
-        rows = await self._fetch(
-            "SELECT audit_id, body FROM xroad_vtj_audit.record WHERE kind = 'outcome' AND audit_id = ANY(%s)"
-            " ORDER BY seq",
-            [list(audit_ids)],
-        )
-        return {r[0]: r[1] for r in rows}  # newest wins
-
-    async def count_queries(
-        self, *, since: datetime, caller: str | None = None, end_user: str | None = None
-    ) -> int:
-        where, params = count_where("%s", since=iso(since), caller=caller, end_user=end_user)
-        rows = await self._fetch(f"SELECT count(*) FROM xroad_vtj_audit.record WHERE {where}", params)  # noqa: S608
-        return int(rows[0][0])
-
-    async def _count_distinct_subjects(self, *, since: str, caller: str | None, end_user: str) -> int:
-        query = (
-            "SELECT count(DISTINCT subject_index) FROM xroad_vtj_audit.record"
-            " WHERE end_user = %s AND kind = 'intent' AND requested_at >= %s"
-        )
-        params: list[Any] = [end_user, since]
-        if caller is not None:
-            query += " AND caller = %s"
-            params.append(caller)
-        rows = await self._fetch(query, params)
-        return int(rows[0][0])
 
     async def _head(self) -> tuple[int, bytes]:
         async with self._connection() as conn:
@@ -506,30 +531,15 @@ class PostgresAuditStore(AuditStore):
                 (seq, created_at, document),
             )
 
-    async def _checkpoint_documents(
-        self, *, min_seq: int | None = None, limit: int | None = None
-    ) -> list[tuple[int, bytes]]:
+    async def _derived_disagreement(self) -> int | None:
+        # the columns the record_fill trigger fills; an owner who disabled it, or updated a column, shows here
+        checks = " OR ".join(f"(j ->> '{column}') IS DISTINCT FROM {column}" for column in DERIVED_COLUMNS)
         rows = await self._fetch(
-            "SELECT seq, document FROM xroad_vtj_audit.checkpoint WHERE seq >= %s ORDER BY seq LIMIT %s",
-            [min_seq or 0, limit],
+            f"SELECT min(seq) FROM (SELECT seq, body::jsonb AS j, {', '.join(DERIVED_COLUMNS)}"  # noqa: S608
+            f" FROM xroad_vtj_audit.record) AS r WHERE {checks}",
+            [],
         )
-        return [(int(seq), doc.encode()) for seq, doc in rows]
-
-    async def _rows_between(self, first: int, last: int) -> list[Row]:
-        rows = await self._fetch(
-            "SELECT seq, period, body, hash FROM xroad_vtj_audit.record"
-            " WHERE seq BETWEEN %s AND %s ORDER BY seq",
-            [first, last],
-        )
-        return [(int(s), int(p), b, bytes(h)) for s, p, b, h in rows]
-
-    async def _rows_for_audit_ids(self, audit_ids: Sequence[str]) -> list[Row]:
-        rows = await self._fetch(
-            "SELECT seq, period, body, hash FROM xroad_vtj_audit.record"
-            " WHERE audit_id = ANY(%s) ORDER BY seq",
-            [list(audit_ids)],
-        )
-        return [(int(s), int(p), b, bytes(h)) for s, p, b, h in rows]
+        return int(rows[0][0]) if rows and rows[0][0] is not None else None
 
     async def _check_chain(self, remember: Collection[int] = ()) -> ChainResult:
         try:
@@ -575,44 +585,25 @@ def pg_retention(
         # detaching takes an exclusive lock on the table while appends wait for the log's lock: give up
         # rather than stall the service behind a long-running reader
         conn.execute("SET LOCAL lock_timeout = '5s'")
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
-        row = conn.execute(
-            "SELECT min(seq), max(seq), count(*) FROM xroad_vtj_audit.record WHERE period < %s", (keep_from,)
-        ).fetchone()
-        if row is None or not row[2]:
-            return RetentionResult(keep_from, 0, None, None, ())
-        first, last, count = int(row[0]), int(row[1]), int(row[2])
-        found = conn.execute("SELECT hash FROM xroad_vtj_audit.record WHERE seq = %s", (last,)).fetchone()
-        assert found is not None
-        periods = tuple(
-            int(r[0])
-            for r in conn.execute(
-                "SELECT DISTINCT period FROM xroad_vtj_audit.record WHERE period < %s ORDER BY period",
-                (keep_from,),
-            )
+        conn.execute(WRITE_LOCK_SQL)
+        planned = retention.plan(
+            conn, PostgresAuditStore.RECORDS, PostgresAuditStore.MARK, instance, years, keep_from, keyring
         )
+        if planned.body is None:
+            return planned.result
         head = conn.execute(
             "SELECT seq, hash, period FROM xroad_vtj_audit.record ORDER BY seq DESC LIMIT 1"
         ).fetchone()
         assert head is not None
-        seq, prev, period = int(head[0]) + 1, bytes(head[1]), max(int(head[2]), period_of(utcnow()))
-        body = retention.event_body(
-            instance,
-            years=years,
-            keep_from=keep_from,
-            first_seq=first,
-            last_seq=last,
-            last_hash=bytes(found[0]),
-            count=count,
-            periods=periods,
-            keyring=keyring,
+        [chained] = core.chain(
+            (int(head[0]), bytes(head[1]), int(head[2])), [planned.body.encode()], period_of(utcnow())
         )
-        conn.execute("SELECT xroad_vtj_audit.ensure_partition(%s)", (period,))
+        conn.execute("SELECT xroad_vtj_audit.create_partition(%s)", (chained.period,))
         conn.execute(
             "INSERT INTO xroad_vtj_audit.record (seq, period, body, hash) VALUES (%s, %s, %s, %s)",
-            (seq, period, body, record_hash(prev, seq, period, body.encode())),
+            (chained.seq, chained.period, planned.body, chained.hash),
         )
-        for p in periods:
+        for p in planned.result.periods:
             conn.execute("SELECT xroad_vtj_audit.remove_period(%s)", (p,))
         conn.commit()
-    return RetentionResult(keep_from, count, first, last, periods)
+    return planned.result

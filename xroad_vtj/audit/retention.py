@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, Protocol
 
 from xroad_vtj.audit import codec
 from xroad_vtj.audit.chain import period_of
@@ -77,3 +78,61 @@ def event_body(
         },
         keyring,
     )
+
+
+class _Cursor(Protocol):
+    def fetchone(self) -> Any: ...
+
+    def __iter__(self) -> Any: ...
+
+
+class Connection(Protocol):
+    """What both dialects' synchronous connections offer (sqlite3, psycopg): ``execute`` returns a cursor."""
+
+    def execute(self, query: Any, params: Any = ..., /) -> Any: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    result: RetentionResult
+    body: str | None  # the retention event to chain (None: nothing to remove)
+
+
+def plan(
+    conn: Connection,
+    records: str,
+    mark: str,
+    instance: str,
+    years: int,
+    keep_from: int,
+    keyring: Keyring | None,
+) -> Plan:
+    """What retention removes and the event that says so, read under the log's lock in the caller's
+    transaction (both dialects: the SQL differs only in the table and the placeholder)."""
+    row = conn.execute(
+        f"SELECT min(seq), max(seq), count(*) FROM {records} WHERE period < {mark}",  # noqa: S608  # own names
+        (keep_from,),
+    ).fetchone()
+    if row is None or not row[2]:
+        return Plan(RetentionResult(keep_from, 0, None, None, ()), None)
+    first, last, count = int(row[0]), int(row[1]), int(row[2])
+    found = conn.execute(f"SELECT hash FROM {records} WHERE seq = {mark}", (last,)).fetchone()  # noqa: S608
+    periods = tuple(
+        int(r[0])
+        for r in conn.execute(
+            f"SELECT DISTINCT period FROM {records} WHERE period < {mark} ORDER BY period",  # noqa: S608
+            (keep_from,),
+        )
+    )
+    body = event_body(
+        instance,
+        years=years,
+        keep_from=keep_from,
+        first_seq=first,
+        last_seq=last,
+        last_hash=bytes(found[0]),
+        count=count,
+        periods=periods,
+        keyring=keyring,
+    )
+    return Plan(RetentionResult(keep_from, count, first, last, periods), body)

@@ -4,8 +4,11 @@ Writes: every append goes to a queue served by one dedicated writer thread (the 
 SQLite). The thread takes everything queued, opens ``BEGIN IMMEDIATE`` (the database write lock, taken up
 front so that the busy timeout applies and several processes serialise), reads the chain head, inserts the
 whole batch chained onto it and commits once (``synchronous=FULL``: the WAL is fsynced). Only then is every
-waiter of the batch released: group commit, and an append that returned is durable. A batch that fails is
-rolled back as a whole and every waiter gets :class:`AuditUnavailable`; the next batch tries again.
+waiter of the batch released: group commit, and an append that returned is durable. With other queries in
+flight a batch waits (at most ``MAX_COALESCE_SECONDS``) until it holds about half of them; a lone query commits
+at once. Each job becomes bytes before the transaction, and one that cannot is refused alone. A batch that
+the database fails is rolled back as a whole and every waiter gets :class:`AuditUnavailable`; the next batch
+tries again.
 
 Reads (search, counts) use a second connection in a single reader thread; WAL lets them run beside the writer.
 
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import queue
 import sqlite3
 import threading
@@ -24,88 +28,44 @@ import time
 from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
-from xroad_vtj.audit import codec, retention
-from xroad_vtj.audit.chain import GENESIS, iso, period_of, record_hash, utcnow
-from xroad_vtj.audit.filters import count_where, search_where
+from xroad_vtj.audit import codec, core, retention
+from xroad_vtj.audit.chain import GENESIS, iso, period_of, utcnow
+from xroad_vtj.audit.core import HeadWatch
 from xroad_vtj.audit.retention import RetentionResult
-from xroad_vtj.audit.store import AuditStore
-from xroad_vtj.audit.verify import ChainResult, Row, walk_log
+from xroad_vtj.audit.store import AuditStore, ensure_embedded_keys, log
+from xroad_vtj.audit.usage import MINUTE, IntentRow
+from xroad_vtj.audit.verify import ChainResult, walk_log
 from xroad_vtj.errors import AuditUnavailable
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 10_000
 MAX_BATCH = 1024
-COALESCE_SECONDS = 0.001
-BUSY_WINDOW_SECONDS = 0.005
+MAX_COALESCE_SECONDS = 0.004
+GROUP_TARGET = 16
 
 
-SCHEMA = """
--- The searchable columns are generated from the hashed body, so they can never disagree with it.
-CREATE TABLE IF NOT EXISTS audit_record (
-    seq    INTEGER PRIMARY KEY,
-    period INTEGER NOT NULL,
-    body   TEXT    NOT NULL,
-    hash   BLOB    NOT NULL,
-    kind             TEXT GENERATED ALWAYS AS (json_extract(body, '$.kind')) VIRTUAL,
-    audit_id         TEXT GENERATED ALWAYS AS (json_extract(body, '$.audit_id')) VIRTUAL,
-    xroad_message_id TEXT GENERATED ALWAYS AS (json_extract(body, '$.xroad_message_id')) VIRTUAL,
-    caller           TEXT GENERATED ALWAYS AS (json_extract(body, '$.caller')) VIRTUAL,
-    end_user         TEXT GENERATED ALWAYS AS (json_extract(body, '$.end_user')) VIRTUAL,
-    subject_index    TEXT GENERATED ALWAYS AS (json_extract(body, '$.subject_index')) VIRTUAL,
-    requested_at     TEXT GENERATED ALWAYS AS (json_extract(body, '$.requested_at')) VIRTUAL
-);
-CREATE INDEX IF NOT EXISTS audit_record_audit_id ON audit_record (audit_id, kind);
-CREATE INDEX IF NOT EXISTS audit_record_message_id ON audit_record (xroad_message_id);
-CREATE INDEX IF NOT EXISTS audit_record_end_user
-    ON audit_record (end_user, kind, requested_at, subject_index);
-CREATE INDEX IF NOT EXISTS audit_record_caller ON audit_record (caller, kind, requested_at);
-CREATE INDEX IF NOT EXISTS audit_record_subject ON audit_record (subject_index);
-CREATE INDEX IF NOT EXISTS audit_record_kind_time ON audit_record (kind, requested_at);
-CREATE INDEX IF NOT EXISTS audit_record_period ON audit_record (period);
+MIGRATIONS = ((1, "sqlite_0001_initial.sql"), (2, "sqlite_0002_quota_keys.sql"))
 
--- Not evidence: one row that readiness probes rewrite to prove the file takes writes again after a failure.
-CREATE TABLE IF NOT EXISTS audit_probe (id INTEGER PRIMARY KEY CHECK (id = 1), at TEXT NOT NULL);
 
-CREATE TABLE IF NOT EXISTS audit_checkpoint (
-    seq        INTEGER NOT NULL,
-    created_at TEXT    NOT NULL,
-    document   TEXT    NOT NULL
-);
-CREATE INDEX IF NOT EXISTS audit_checkpoint_seq ON audit_checkpoint (seq);
-
--- Retention's controlled exception to append-only: a DELETE passes the trigger only for periods up to the
--- permit row that retention inserts and removes again in the same transaction, and no permit may reach
--- into the last five years.
-CREATE TABLE IF NOT EXISTS audit_retention_permit (through_period INTEGER NOT NULL);
-
-CREATE TRIGGER IF NOT EXISTS audit_retention_permit_floor BEFORE INSERT ON audit_retention_permit
-WHEN NEW.through_period >= CAST(strftime('%Y%m', 'now', '-5 years') AS INTEGER)
-BEGIN SELECT RAISE(ABORT, 'retention may not remove any of the last five years'); END;
-
-CREATE TRIGGER IF NOT EXISTS audit_record_no_update BEFORE UPDATE ON audit_record
-BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
-
-CREATE TRIGGER IF NOT EXISTS audit_record_no_delete BEFORE DELETE ON audit_record
-WHEN NOT EXISTS (SELECT 1 FROM audit_retention_permit WHERE OLD.period <= through_period)
-BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
-
-CREATE TRIGGER IF NOT EXISTS audit_checkpoint_no_update BEFORE UPDATE ON audit_checkpoint
-BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;
-
-CREATE TRIGGER IF NOT EXISTS audit_checkpoint_no_delete BEFORE DELETE ON audit_checkpoint
-BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;
-"""
+def _migration(name: str) -> str:
+    return resources.files("xroad_vtj.audit.migrations").joinpath(name).read_text(encoding="utf-8")
 
 
 def connect(path: Path) -> sqlite3.Connection:
-    """A connection in autocommit mode (transactions are explicit), WAL, durable commits."""
+    """A connection in autocommit mode (transactions are explicit), WAL, durable commits.
+
+    A new database file is created owner-only (0600) before SQLite opens it: it holds end users and purposes
+    in clear, and SQLite gives the WAL and shared-memory files the mode of the database file."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA journal_mode = WAL")
@@ -114,6 +74,7 @@ def connect(path: Path) -> sqlite3.Connection:
 
 
 def migrate(conn: sqlite3.Connection) -> None:
+    """Bring the schema to ``SCHEMA_VERSION`` (PRAGMA user_version), one migration file at a time."""
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version > SCHEMA_VERSION:
         raise AuditUnavailable("the audit database was created by a newer version of xroad-vtj")
@@ -121,11 +82,11 @@ def migrate(conn: sqlite3.Connection) -> None:
         return
     conn.execute("BEGIN IMMEDIATE")
     try:
-        if conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:  # another process was first
-            conn.execute("ROLLBACK")
-            return
-        for statement in _statements(SCHEMA):
-            conn.execute(statement)
+        version = conn.execute("PRAGMA user_version").fetchone()[0]  # another process may have been first
+        for number, name in MIGRATIONS:
+            if number > version:
+                for statement in _statements(_migration(name)):
+                    conn.execute(statement)
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except BaseException:
@@ -151,25 +112,57 @@ def head(conn: sqlite3.Connection) -> tuple[int, bytes, int]:
 
 
 def insert_chained(
-    conn: sqlite3.Connection, bodies: Sequence[str], *, periods: Sequence[int] | None = None
+    conn: sqlite3.Connection,
+    bodies: Sequence[str],
+    *,
+    periods: Sequence[int] | None = None,
+    encoded: Sequence[bytes] | None = None,
+    watch: HeadWatch | None = None,
 ) -> list[int]:
     """Chain ``bodies`` onto the head and insert them; the caller holds the write transaction.
 
-    ``periods`` forces each record's period (bench and test helpers writing old data); otherwise it is the
-    current month, never below the head's.
+    ``periods`` forces each record's period (bench and test helpers writing old data). ``encoded`` are the
+    bodies' UTF-8 bytes when the caller already has them. With ``watch``, intents other processes appended
+    since this one last wrote are handed to the quota ledger first.
     """
-    seq, prev, period = head(conn)
-    now_period = period_of(utcnow())
-    rows = []
-    seqs = []
-    for i, body in enumerate(bodies):
-        seq += 1
-        period = max(period, periods[i] if periods is not None else now_period)
-        prev = record_hash(prev, seq, period, body.encode())
-        rows.append((seq, period, body, prev))
-        seqs.append(seq)
-    conn.executemany("INSERT INTO audit_record (seq, period, body, hash) VALUES (?, ?, ?, ?)", rows)
-    return seqs
+    top = head(conn)
+    if watch is not None:
+        sync_foreign(conn, watch, top[0])
+    data = encoded if encoded is not None else [b.encode() for b in bodies]
+    chained = core.chain(top, data, period_of(utcnow()), periods)
+    conn.executemany(
+        "INSERT INTO audit_record (seq, period, body, hash) VALUES (?, ?, ?, ?)",
+        [(c.seq, c.period, body, c.hash) for c, body in zip(chained, bodies, strict=True)],
+    )
+    if watch is not None and chained:
+        watch.pending = chained[-1].seq
+    return [c.seq for c in chained]
+
+
+USAGE = core.UsageQueries.of("audit_record", "?", prune_periods=False)
+
+
+def sync_foreign(conn: sqlite3.Connection, watch: HeadWatch, head_seq: int) -> None:
+    span = watch.foreign(head_seq)
+    if span is not None:
+        rows = conn.execute(USAGE.foreign, span).fetchall()
+        watch.found(core.intent_rows(rows), span[1])
+
+
+def usage_snapshot(conn: sqlite3.Connection, since: str) -> tuple[int, list[IntentRow]]:
+    """The head seq and every intent requested at or after ``since`` (the callers' last minute), one snapshot."""
+    conn.execute("BEGIN")
+    try:
+        top = conn.execute("SELECT coalesce(max(seq), 0) FROM audit_record").fetchone()[0]
+        rows = conn.execute(USAGE.minute, (since,)).fetchall()
+        return int(top), core.intent_rows(rows)
+    finally:
+        conn.execute("ROLLBACK")
+
+
+def _call_soon(loop: asyncio.AbstractEventLoop, fn: Callable[[], None]) -> None:
+    with contextlib.suppress(RuntimeError):  # that loop is closed: nobody is counting any more
+        loop.call_soon_threadsafe(fn)
 
 
 def check_sqlite_chain(conn: sqlite3.Connection, remember: Collection[int] = ()) -> ChainResult:
@@ -181,7 +174,7 @@ def check_sqlite_chain(conn: sqlite3.Connection, remember: Collection[int] = ())
             first,
             lambda: (
                 r[0]
-                for r in conn.execute("SELECT body FROM audit_record WHERE kind = 'event' ORDER BY seq DESC")
+                for r in conn.execute("SELECT body FROM audit_record WHERE kind = 'event' ORDER BY +seq DESC")
             ),
             lambda: conn.execute(
                 "SELECT seq, period, CAST(body AS BLOB), hash FROM audit_record ORDER BY seq"
@@ -201,6 +194,11 @@ class _Job:
     result: Any = field(default=None)
 
 
+def _body(job: _Job) -> str:
+    assert job.body is not None
+    return job.body
+
+
 def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
     if future.done():  # the waiter was cancelled; the record is written all the same
         return
@@ -216,16 +214,40 @@ def _notify(job: _Job, result: Any, error: BaseException | None) -> None:
         job.loop.call_soon_threadsafe(_settle, job.future, result, error)
 
 
+def _notify_all(jobs: Sequence[_Job], results: Sequence[Any]) -> None:
+    """Hand a whole batch's results over with one wake-up per event loop (not one per job: each wake-up is a
+    write to the loop's self-pipe)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any]]] = {}
+    for job, result in zip(jobs, results, strict=True):
+        by_loop.setdefault(job.loop, []).append((job.future, result))
+    for loop, settled in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # that loop is closed: nobody is waiting any more
+            loop.call_soon_threadsafe(_settle_all, settled)
+
+
+def _settle_all(settled: list[tuple[asyncio.Future[Any], Any]]) -> None:
+    for future, result in settled:
+        _settle(future, result, None)
+
+
 class _Writer:
     """The one thread per process that writes to the database, in batches."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(
+        self,
+        path: Path,
+        watch: HeadWatch | None = None,
+        observe: Callable[[int], None] | None = None,
+        expect: Callable[[], int] = lambda: 0,
+    ) -> None:
         self._path = path
+        self._expect = expect  # appends likely to arrive soon (the store's queries in flight)
+        self.watch = watch
+        self._observe = observe  # records per committed batch (the batch-size histogram)
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._conn: sqlite3.Connection | None = None
         self._thread = threading.Thread(target=self._run, name="audit-sqlite-writer", daemon=True)
         self._stopped = False
-        self._last_commit_end = 0.0
         self.commits = 0  # append transactions committed: fewer than appends when they share commits
 
     def start(self) -> None:
@@ -262,20 +284,24 @@ class _Writer:
                 self._run_call(job)
                 continue
             batch = [job]
-            # Under load (the previous commit ended moments ago) wait a little for more appends, so that
-            # concurrent queries share one fsync; an idle store commits at once.
-            busy = time.monotonic() - self._last_commit_end < BUSY_WINDOW_SECONDS
-            self._gather(batch, lookahead, COALESCE_SECONDS if busy else 0.0)
+            # Group commit: with other queries in flight, a batch waits (at most MAX_COALESCE_SECONDS) until it
+            # holds about half of them: their appends arrive within a commit's time, and one fsync for many
+            # saves disk and writer CPU. A store with one query in flight (idle) commits at once.
+            target = min(GROUP_TARGET, self._expect() // 2)
+            self._gather(batch, lookahead, MAX_COALESCE_SECONDS if target > 1 else 0.0, target)
             self._commit_batch(batch)
-            self._last_commit_end = time.monotonic()
         self._drop_connection()
 
-    def _gather(self, batch: list[_Job], lookahead: list[_Job | None], wait: float) -> None:
+    def _gather(self, batch: list[_Job], lookahead: list[_Job | None], wait: float, target: int) -> None:
+        """Take everything already queued, then wait (at most ``wait``) while the batch is below ``target``."""
         deadline = time.monotonic() + wait
         while len(batch) < MAX_BATCH:
             try:
                 remaining = deadline - time.monotonic()
-                nxt = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
+                if len(batch) < target and remaining > 0:
+                    nxt = self._queue.get(timeout=remaining)
+                else:
+                    nxt = self._queue.get_nowait()
             except queue.Empty:
                 return
             if nxt is None or nxt.call is not None:
@@ -284,27 +310,40 @@ class _Writer:
             batch.append(nxt)
 
     def _commit_batch(self, batch: list[_Job]) -> None:
+        # Each job becomes bytes before the transaction: a job that cannot be written is refused alone.
+        good, encoded, refused = core.encodable(batch, _body)
+        for j, error in refused:
+            _notify(j, None, error)
+        if not good:
+            return
+        watch = self.watch
         try:
             conn = self._connection()
             conn.execute("BEGIN IMMEDIATE")
             try:
-                seqs = insert_chained(conn, [j.body for j in batch if j.body is not None])
+                seqs = insert_chained(conn, [_body(j) for j in good], encoded=encoded, watch=watch)
                 conn.execute("COMMIT")
                 self.commits += 1
             except BaseException:
                 _rollback(conn)
                 raise
-        except Exception as e:  # any failure: the whole batch is refused
+        except Exception as e:  # the database failed: the whole batch is refused
+            if watch is not None:
+                watch.rolled_back()
             self._drop_connection()
             error = _unavailable(e)
-            for j in batch:
+            for j in good:
                 _notify(j, None, error)
             return
-        for j, seq in zip(batch, seqs, strict=True):
-            _notify(j, seq, None)
+        if watch is not None:
+            watch.committed()
+        if self._observe is not None:
+            self._observe(len(good))
+        _notify_all(good, seqs)
 
     def _run_call(self, job: _Job) -> None:
         assert job.call is not None
+        watch = self.watch
         try:
             conn = self._connection()
             conn.execute("BEGIN IMMEDIATE")
@@ -315,10 +354,14 @@ class _Writer:
                 _rollback(conn)
                 raise
         except Exception as e:
+            if watch is not None:
+                watch.rolled_back()
             if isinstance(e, sqlite3.Error):
                 self._drop_connection()
             _notify(job, None, _unavailable(e))
             return
+        if watch is not None:
+            watch.committed()
         _notify(job, result, None)
 
 
@@ -337,6 +380,11 @@ def _unavailable(e: BaseException) -> AuditUnavailable:
 
 
 class SqliteAuditStore(AuditStore):
+    RECORDS = "audit_record"
+    CHECKPOINTS = "audit_checkpoint"
+    MARK = "?"
+    NO_LIMIT = -1
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.config.sqlite_path is None:
@@ -346,19 +394,32 @@ class SqliteAuditStore(AuditStore):
         self._reader: ThreadPoolExecutor | None = None
         self._read_conn: sqlite3.Connection | None = None
 
+    def _prepare_keys(self) -> None:
+        # the embedded default creates missing key files next to the database, saying so once
+        created = ensure_embedded_keys(self.config)
+        if created:
+            log.warning("audit_keys_created", files=created, hint="configure audit.*_file for production")
+
     async def _open_backend(self) -> None:
-        def prepare() -> None:
+        since = iso(utcnow() - timedelta(seconds=MINUTE))
+
+        def prepare() -> tuple[int, list[IntentRow]]:
             conn = connect(self.path)
             try:
                 migrate(conn)
+                return usage_snapshot(conn, since)
             finally:
                 conn.close()
 
         try:
-            await asyncio.to_thread(prepare)
+            top, minute = await asyncio.to_thread(prepare)
         except sqlite3.Error as e:
             raise _unavailable(e) from None
-        self._writer = _Writer(self.path)
+        self.usage.start(top, minute)
+        loop = asyncio.get_running_loop()
+        watch = HeadWatch(self.usage, lambda fn: _call_soon(loop, fn))
+        watch.known = top
+        self._writer = _Writer(self.path, watch, self._observe_batch, lambda: self.open_queries)
         self._writer.start()
         self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-sqlite-reader")
 
@@ -397,40 +458,22 @@ class SqliteAuditStore(AuditStore):
         return self._writer.commits if self._writer is not None else 0
 
     async def append_bodies_at(self, bodies: Sequence[str], periods: Sequence[int]) -> list[int]:
-        return await self.write_call(lambda conn: insert_chained(conn, bodies, periods=periods))
+        watch = self._writer.watch if self._writer is not None else None
+        return await self.write_call(lambda conn: insert_chained(conn, bodies, periods=periods, watch=watch))
 
     async def apply_retention(self, *, admin_dsn: str | None = None) -> RetentionResult:
         years = self.config.retention_years
         keep_from = retention.keep_from_period(utcnow(), years)
         instance = self.instance
+        watch = self._writer.watch if self._writer is not None else None
+
+        records, mark = self.RECORDS, self.MARK
 
         def run(conn: sqlite3.Connection) -> RetentionResult:
-            first, last, count = conn.execute(
-                "SELECT min(seq), max(seq), count(*) FROM audit_record WHERE period < ?", (keep_from,)
-            ).fetchone()
-            if not count:
-                return RetentionResult(keep_from, 0, None, None, ())
-            last_hash = bytes(
-                conn.execute("SELECT hash FROM audit_record WHERE seq = ?", (last,)).fetchone()[0]
-            )
-            periods = tuple(
-                r[0]
-                for r in conn.execute(
-                    "SELECT DISTINCT period FROM audit_record WHERE period < ? ORDER BY period", (keep_from,)
-                )
-            )
-            body = retention.event_body(
-                instance,
-                years=years,
-                keep_from=keep_from,
-                first_seq=first,
-                last_seq=last,
-                last_hash=last_hash,
-                count=count,
-                periods=periods,
-                keyring=self.keyring,
-            )
-            insert_chained(conn, [body])
+            planned = retention.plan(conn, records, mark, instance, years, keep_from, self.keyring)
+            if planned.body is None:
+                return planned.result
+            insert_chained(conn, [planned.body], watch=watch)
             # the controlled exception to append-only (see SCHEMA): permit, delete, withdraw the permit
             conn.execute(
                 "INSERT INTO audit_retention_permit (through_period) VALUES (?)",
@@ -438,7 +481,7 @@ class SqliteAuditStore(AuditStore):
             )
             conn.execute("DELETE FROM audit_record WHERE period < ?", (keep_from,))
             conn.execute("DELETE FROM audit_retention_permit")
-            return RetentionResult(keep_from, count, first, last, periods)
+            return planned.result
 
         result = await self.write_call(run)
         if result.removed_records and self.metrics is not None:
@@ -456,37 +499,24 @@ class SqliteAuditStore(AuditStore):
         await self.write_call(probe)  # committed and fsynced: the disk takes writes again
         self.degraded = False
 
-    async def mark_unfinished_unknown(self, older_than: datetime | None = None) -> int:
+    async def _sweep(self, older_than: datetime | None) -> int:
         bound = iso(older_than) if older_than is not None else None
         instance = self.instance
+        watch = self._writer.watch if self._writer is not None else None
+
+        events, open_intents = core.sweep_queries(
+            self.RECORDS, self.MARK, "json_extract(i.body, '$.instance')"
+        )
 
         def mark(conn: sqlite3.Connection) -> int:
-            events = conn.execute(
-                "SELECT body FROM audit_record WHERE kind = 'event' ORDER BY seq DESC LIMIT 1000"
-            )
-            window = codec.sweep_window_start(r[0] for r in events)
-            rows = conn.execute(
-                """SELECT i.audit_id FROM audit_record AS i
-                   WHERE i.kind = 'intent' AND i.requested_at >= ?
-                     AND NOT EXISTS (SELECT 1 FROM audit_record AS o
-                                     WHERE o.audit_id = i.audit_id AND o.kind = 'outcome')
-                     AND (json_extract(i.body, '$.instance') = ? OR i.requested_at < ?)
-                   ORDER BY i.seq""",
-                (window, instance, bound),
-            ).fetchall()
-            now = utcnow()
-            bodies = [
-                codec.unknown_outcome_body({"audit_id": r[0]}, instance, now, self.keyring) for r in rows
-            ]
+            window = codec.sweep_window_start(r[0] for r in conn.execute(events))
+            rows = conn.execute(open_intents, (window, instance, bound)).fetchall()
             insert_chained(
-                conn, [*bodies, codec.sweep_event_body(instance, older_than, len(rows), self.keyring)]
+                conn, core.sweep_bodies([r[0] for r in rows], instance, older_than, self.keyring), watch=watch
             )
             return len(rows)
 
-        count = await self.write_call(mark)
-        if self.metrics is not None:
-            self.metrics.audit_appends.labels("outcome").inc(count)
-            self.metrics.audit_appends.labels("event").inc()
+        count: int = await self.write_call(mark)
         return count
 
     async def _head(self) -> tuple[int, bytes]:
@@ -501,37 +531,6 @@ class SqliteAuditStore(AuditStore):
             )
 
         await self.write_call(store)
-
-    async def _checkpoint_documents(
-        self, *, min_seq: int | None = None, limit: int | None = None
-    ) -> list[tuple[int, bytes]]:
-        def fetch(conn: sqlite3.Connection) -> list[tuple[int, bytes]]:
-            rows = conn.execute(
-                "SELECT seq, document FROM audit_checkpoint WHERE seq >= ? ORDER BY seq LIMIT ?",
-                (min_seq or 0, -1 if limit is None else limit),
-            )
-            return [(seq, doc.encode()) for seq, doc in rows]
-
-        return await self._read_fresh(fetch)
-
-    async def _rows_between(self, first: int, last: int) -> list[Row]:
-        def fetch(conn: sqlite3.Connection) -> list[Row]:
-            sql = "SELECT seq, period, body, hash FROM audit_record WHERE seq BETWEEN ? AND ? ORDER BY seq"
-            return [(s, p, b, bytes(h)) for s, p, b, h in conn.execute(sql, (first, last))]
-
-        return await self._read_fresh(fetch)
-
-    async def _rows_for_audit_ids(self, audit_ids: Sequence[str]) -> list[Row]:
-        def fetch(conn: sqlite3.Connection) -> list[Row]:
-            out: list[Row] = []
-            for i in range(0, len(audit_ids), 500):
-                chunk = audit_ids[i : i + 500]
-                marks = ", ".join("?" * len(chunk))
-                sql = f"SELECT seq, period, body, hash FROM audit_record WHERE audit_id IN ({marks})"  # noqa: S608
-                out += [(s, p, b, bytes(h)) for s, p, b, h in conn.execute(sql, chunk)]
-            return sorted(out)
-
-        return await self._read_fresh(fetch)
 
     async def _check_chain(self, remember: Collection[int] = ()) -> ChainResult:
         def walk(conn: sqlite3.Connection) -> ChainResult:
@@ -556,6 +555,16 @@ class SqliteAuditStore(AuditStore):
 
     # --- reads ---------------------------------------------------------------------------------------
 
+    def _any_of(self, column: str, values: Sequence[str]) -> tuple[str, list[Any]]:
+        return f"{column} IN ({', '.join('?' * len(values))})", list(values)
+
+    async def _fetch(self, query: str, params: Sequence[Any], *, long: bool = False) -> list[tuple[Any, ...]]:
+        def run(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
+            return [tuple(r) for r in conn.execute(query, params)]
+
+        # a long read runs on a connection and thread of its own: it does not hold up searches
+        return await (self._read_fresh(run) if long else self._read(run))
+
     async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         if self._reader is None:
             raise AuditUnavailable("the audit store is not open")
@@ -571,62 +580,26 @@ class SqliteAuditStore(AuditStore):
             self._read_conn = None
             raise _unavailable(e) from None
 
-    async def _search_rows(
-        self,
-        *,
-        xroad_id: str | None,
-        end_user: str | None,
-        subject_indexes: Sequence[str] | None,
-        since: str | None,
-        until: str | None,
-        limit: int,
-    ) -> list[tuple[int, str, str, str]]:
-        where, params = search_where(
-            "?",
-            lambda column, values: (f"{column} IN ({', '.join('?' * len(values))})", list(values)),
-            xroad_id=xroad_id,
-            end_user=end_user,
-            subject_indexes=subject_indexes,
-            since=since,
-            until=until,
-        )
-        sql = (
-            "SELECT seq, audit_id, kind, body FROM audit_record"  # noqa: S608  # our own column names only
-            f" WHERE {where} ORDER BY seq LIMIT ?"
-        )
-        params.append(limit)
-        return await self._read(lambda c: [tuple(r) for r in c.execute(sql, params)])
+    async def sync_usage(self) -> None:
+        watch = self._writer.watch if self._writer is not None else None
+        if watch is None:
+            raise AuditUnavailable("the audit store is not open")
 
-    async def _outcomes_for(self, audit_ids: Sequence[str]) -> dict[str, str]:
-        def fetch(conn: sqlite3.Connection) -> dict[str, str]:
-            found: dict[str, str] = {}
-            for i in range(0, len(audit_ids), 500):
-                chunk = audit_ids[i : i + 500]
-                for aid, body in conn.execute(
-                    f"SELECT audit_id, body FROM audit_record WHERE kind = 'outcome' AND audit_id IN ({', '.join('?' * len(chunk))}) ORDER BY seq",  # noqa: S608, E501
-                    chunk,
-                ):
-                    found[aid] = body  # newest wins
-            return found
+        def sync(conn: sqlite3.Connection) -> None:
+            sync_foreign(conn, watch, head(conn)[0])
 
-        return await self._read(fetch) if audit_ids else {}
+        await self.write_call(sync)
 
-    async def count_queries(
-        self, *, since: datetime, caller: str | None = None, end_user: str | None = None
-    ) -> int:
-        where, params = count_where("?", since=iso(since), caller=caller, end_user=end_user)
-        sql = f"SELECT count(*) FROM audit_record WHERE {where}"  # noqa: S608
-        count: int = await self._read(lambda c: c.execute(sql, params).fetchone()[0])
-        return count
+    async def _load_end_user(
+        self, caller: str, key: str, end_user: str, since: str
+    ) -> tuple[int, list[IntentRow]]:
+        def load(conn: sqlite3.Connection) -> tuple[int, list[IntentRow]]:
+            conn.execute("BEGIN")
+            try:
+                top = conn.execute("SELECT coalesce(max(seq), 0) FROM audit_record").fetchone()[0]
+                rows = conn.execute(USAGE.end_user, (key, caller, since, end_user, caller, since)).fetchall()
+                return int(top), core.intent_rows(rows)
+            finally:
+                conn.execute("ROLLBACK")
 
-    async def _count_distinct_subjects(self, *, since: str, caller: str | None, end_user: str) -> int:
-        sql = (
-            "SELECT count(DISTINCT subject_index) FROM audit_record "
-            "WHERE end_user = ? AND kind = 'intent' AND requested_at >= ?"
-        )
-        params: list[Any] = [end_user, since]
-        if caller is not None:
-            sql += " AND caller = ?"
-            params.append(caller)
-        count: int = await self._read(lambda c: c.execute(sql, params).fetchone()[0])
-        return count
+        return await self._read(load)

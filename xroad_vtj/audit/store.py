@@ -1,9 +1,14 @@
 """The audit store interface and what every backend shares.
 
 A store is an append-only, hash-chained log of records (see :mod:`xroad_vtj.audit.chain`). A query is two
-records, its intent (durable before the query leaves) and its outcome; a refusal is one record. Backends
-implement a handful of primitives (append bodies with group commit, fetch rows); the record format,
-encryption, search assembly and the background checkpoint task live here."""
+records, its intent (durable before the query leaves) and its outcome; a refusal is one record.
+
+One core, a dialect per database. Here: the record bodies, appends and their metrics, searches, counts and
+row reads (written once; the dialect gives its tables, placeholder, list match and ``_fetch``), verification,
+the quota ledger (:mod:`usage`) and the checkpoint task. In :mod:`core`: what every writer does inside its
+transaction (bytes per job, the chaining loop, noticing other writers, the sweep's reads and bodies); in
+:mod:`retention`: the retention plan. A dialect (:mod:`sqlite_store`, :mod:`pg_store`) keeps only its
+connection handling, its writer's form (a thread, a task), its lock, its schema and the SQL that differs."""
 
 from __future__ import annotations
 
@@ -12,9 +17,9 @@ import asyncio
 import contextlib
 import fcntl
 from collections.abc import Collection, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import structlog
 
@@ -22,10 +27,12 @@ from xroad_vtj.audit import checkpoint as checkpoint_doc
 from xroad_vtj.audit import codec
 from xroad_vtj.audit.chain import iso, utcnow
 from xroad_vtj.audit.config import AuditConfig
+from xroad_vtj.audit.filters import count_where, search_where
 from xroad_vtj.audit.keys import Keyring, new_key_text, read_key_file, write_private
 from xroad_vtj.audit.records import Intent, Outcome, Refusal
 from xroad_vtj.audit.retention import RetentionResult
 from xroad_vtj.audit.signing import create_signing_identity
+from xroad_vtj.audit.usage import DAY, EndUserUsage, IntentRow, UsageLedger
 from xroad_vtj.audit.verify import ChainResult, Row, VerifyReport
 from xroad_vtj.audit.xmldsig import Signer
 from xroad_vtj.errors import AuditUnavailable, ConfigError
@@ -90,6 +97,14 @@ class AuditStore(abc.ABC):
         self._last_checkpoint_seq = 0  # an empty log needs no periodic checkpoint
         # the last append failed: ping then proves a real write works again before reporting ready
         self.degraded = False
+        self.usage = UsageLedger()  # quota counts, exact as of the log (see :mod:`xroad_vtj.audit.usage`)
+        # queries of this process between their intent and their outcome: how many appends group commit may
+        # still expect soon (read by the writer to decide how long a batch may wait)
+        self.open_queries = 0
+
+    def _observe_batch(self, records: int) -> None:
+        if self.metrics is not None:
+            self.metrics.audit_batch_records.observe(records)
 
     # --- lifecycle -----------------------------------------------------------------------------------
 
@@ -99,10 +114,7 @@ class AuditStore(abc.ABC):
         With ``checkpoints`` (the service), a signed checkpoint is written every
         ``audit.checkpoint_interval_seconds`` when records were added, and one more on :meth:`close`.
         """
-        if self.config.backend == "sqlite":
-            created = ensure_embedded_keys(self.config)
-            if created:
-                log.warning("audit_keys_created", files=created, hint="configure audit.*_file for production")
+        self._prepare_keys()
         self._keyring = load_keyring(self.config)
         self._signer = load_signer(self.config)
         await self._open_backend()
@@ -180,10 +192,17 @@ class AuditStore(abc.ABC):
 
     async def append_intent(self, intent: Intent) -> str:
         audit_id = codec.new_audit_id()
-        await self._append_counted("intent", codec.intent_body(intent, audit_id, self.instance, self.keyring))
+        body = codec.intent_body(intent, audit_id, self.instance, self.keyring)
+        self.open_queries += 1  # until its outcome is appended (or the intent fails)
+        try:
+            await self._append_counted("intent", body)
+        except BaseException:
+            self.open_queries -= 1
+            raise
         return audit_id
 
     async def append_outcome(self, audit_id: str, outcome: Outcome) -> None:
+        self.open_queries = max(0, self.open_queries - 1)
         await self._append_counted(
             "outcome", codec.outcome_body(audit_id, self.instance, outcome, self.keyring)
         )
@@ -282,7 +301,6 @@ class AuditStore(abc.ABC):
         (SQLite), an insert under the log's lock that is rolled back (PostgreSQL) - so readiness comes back by
         itself, without waiting for a query."""
 
-    @abc.abstractmethod
     async def mark_unfinished_unknown(self, older_than: datetime | None = None) -> int:
         """Append an ``outcome_unknown`` outcome to every intent that has none and that either was written by
         this instance (same ``instance`` name) or was requested before ``older_than``; returns how many.
@@ -295,12 +313,16 @@ class AuditStore(abc.ABC):
 
         Each call records an ``unfinished_sweep`` event; the next call only looks at intents requested after
         that sweep's bound (minus a day for clock skew), so start-up does not scan five years of intents."""
+        count = await self._sweep(older_than)
+        if self.metrics is not None:
+            self.metrics.audit_appends.labels("outcome").inc(count)
+            self.metrics.audit_appends.labels("event").inc()
+        return count
 
     @abc.abstractmethod
-    async def count_queries(
-        self, *, since: datetime, caller: str | None = None, end_user: str | None = None
-    ) -> int:
-        """Intents (queries sent or about to be sent) requested at or after ``since``."""
+    async def _sweep(self, older_than: datetime | None) -> int:
+        """The dialect's part of :meth:`mark_unfinished_unknown`: one writer transaction under the log's lock
+        (:func:`core.sweep_queries`, :func:`core.sweep_bodies`); how many intents it marked."""
 
     async def count_distinct_subjects(self, *, since: datetime, caller: str | None, end_user: str) -> int:
         """Distinct subjects asked by ``end_user`` (of ``caller``) since ``since``, through the blind index.
@@ -309,6 +331,35 @@ class AuditStore(abc.ABC):
         strict side.
         """
         return await self._count_distinct_subjects(since=iso(since), caller=caller, end_user=end_user)
+
+    # --- quota usage -----------------------------------------------------------------------------------
+
+    async def end_user_usage(
+        self, caller: str, key: str, end_user: str, in_use: Collection[tuple[str, str]]
+    ) -> EndUserUsage:
+        """The in-memory usage of one end user (``key`` = its end_user_key), loaded from the log when first
+        needed: an indexed read of that end user's intents of the last day. ``end_user`` (as sent) finds the
+        intents written before records carried ``end_user_key``."""
+        state = self.usage.end_users.get((caller, key))
+        if state is not None:
+            return state
+        for _ in range(3):
+            since = iso(utcnow() - timedelta(seconds=DAY))
+            through, rows = await self._load_end_user(caller, key, end_user, since)
+            state = self.usage.loaded(caller, key, through, rows, in_use)
+            if state is not None:
+                return state
+        raise AuditUnavailable("the quota usage could not be read from the audit store")
+
+    @abc.abstractmethod
+    async def sync_usage(self) -> None:
+        """Bring the ledger up to the log's head now (records other processes or replicas appended)."""
+
+    @abc.abstractmethod
+    async def _load_end_user(
+        self, caller: str, key: str, end_user: str, since: str
+    ) -> tuple[int, list[IntentRow]]:
+        """``(head seq, intents)``: one end user's intents requested at or after ``since``, in one snapshot."""
 
     async def prove(self, xroad_id: str) -> bytes:
         """Signed evidence of one query and its place in the signed log (``audit prove``)."""
@@ -341,26 +392,21 @@ class AuditStore(abc.ABC):
 
     # --- backend primitives --------------------------------------------------------------------------
 
+    async def _derived_disagreement(self) -> int | None:
+        """The first record whose searchable columns disagree with its body, if the backend stores them
+        apart from the body (SQLite computes them from the body on every read: they cannot disagree)."""
+        return None
+
+    def _prepare_keys(self) -> None:
+        """Before the keys are read: a backend that may create its own keys (the embedded one) does so."""
+        return None  # a server database's keys are the operator's files
+
     @abc.abstractmethod
     async def _head(self) -> tuple[int, bytes]:
         """``(seq, hash)`` of the newest committed record (``(0, GENESIS)`` when empty)."""
 
     @abc.abstractmethod
     async def _store_checkpoint(self, seq: int, created_at: str, document: str) -> None: ...
-
-    @abc.abstractmethod
-    async def _checkpoint_documents(
-        self, *, min_seq: int | None = None, limit: int | None = None
-    ) -> list[tuple[int, bytes]]:
-        """Stored checkpoints ``(seq, document)`` by seq, from ``min_seq``, at most ``limit``."""
-
-    @abc.abstractmethod
-    async def _rows_between(self, first: int, last: int) -> list[Row]:
-        """Stored records ``(seq, period, body, hash)`` with ``first <= seq <= last``, by seq."""
-
-    @abc.abstractmethod
-    async def _rows_for_audit_ids(self, audit_ids: Sequence[str]) -> list[Row]:
-        """Every stored record (intent, outcomes, refusal) of the given audit ids, by seq."""
 
     @abc.abstractmethod
     async def _check_chain(self, remember: Collection[int] = ()) -> ChainResult:
@@ -376,7 +422,21 @@ class AuditStore(abc.ABC):
     async def _append(self, body: str) -> int:
         """Append one record; returns its seq once it is durably committed (group commit with others)."""
 
+    # --- reads: one implementation, the dialect's SQL details --------------------------------------------
+
+    RECORDS: ClassVar[str]  # the records table
+    CHECKPOINTS: ClassVar[str]  # the checkpoints table
+    MARK: ClassVar[str]  # the parameter placeholder
+    NO_LIMIT: ClassVar[int | None]  # what LIMIT takes for "all rows"
+
     @abc.abstractmethod
+    def _any_of(self, column: str, values: Sequence[str]) -> tuple[str, list[Any]]:
+        """``column`` matches any of ``values``: the SQL fragment and its parameters."""
+
+    @abc.abstractmethod
+    async def _fetch(self, query: str, params: Sequence[Any], *, long: bool = False) -> list[tuple[Any, ...]]:
+        """The rows of one read; a ``long`` one (verify, evidence) may use a connection of its own."""
+
     async def _search_rows(
         self,
         *,
@@ -388,13 +448,97 @@ class AuditStore(abc.ABC):
         limit: int,
     ) -> list[tuple[int, str, str, str]]:
         """Intent and refusal rows ``(seq, audit_id, kind, body)`` matching the filters, by seq."""
+        where, params = search_where(
+            self.MARK,
+            self._any_of,
+            table=self.RECORDS,
+            xroad_id=xroad_id,
+            end_user=end_user,
+            subject_indexes=subject_indexes,
+            since=since,
+            until=until,
+        )
+        rows = await self._fetch(
+            f"SELECT seq, audit_id, kind, body FROM {self.RECORDS}"  # noqa: S608  # own names only
+            f" WHERE {where} ORDER BY seq LIMIT {self.MARK}",
+            [*params, limit],
+        )
+        return [(int(r[0]), r[1], r[2], r[3]) for r in rows]
 
-    @abc.abstractmethod
     async def _outcomes_for(self, audit_ids: Sequence[str]) -> dict[str, str]:
         """The newest outcome body of each audit id that has one."""
+        found: dict[str, str] = {}
+        for chunk in _chunks(audit_ids):
+            match, params = self._any_of("audit_id", chunk)
+            for audit_id, body in await self._fetch(
+                f"SELECT audit_id, body FROM {self.RECORDS}"  # noqa: S608  # own names only
+                f" WHERE kind = 'outcome' AND {match} ORDER BY seq",
+                params,
+            ):
+                found[audit_id] = body  # newest wins
+        return found
 
-    @abc.abstractmethod
-    async def _count_distinct_subjects(self, *, since: str, caller: str | None, end_user: str) -> int: ...
+    async def count_queries(
+        self, *, since: datetime, caller: str | None = None, end_user: str | None = None
+    ) -> int:
+        """Intents (queries sent or about to be sent) requested at or after ``since``."""
+        where, params = count_where(self.MARK, since=iso(since), caller=caller, end_user=end_user)
+        rows = await self._fetch(f"SELECT count(*) FROM {self.RECORDS} WHERE {where}", params)  # noqa: S608
+        return int(rows[0][0])
+
+    async def _count_distinct_subjects(self, *, since: str, caller: str | None, end_user: str) -> int:
+        m = self.MARK
+        query = (
+            f"SELECT count(DISTINCT subject_index) FROM {self.RECORDS}"  # noqa: S608  # own names only
+            f" WHERE end_user = {m} AND kind = 'intent' AND requested_at >= {m}"
+        )
+        params: list[Any] = [end_user, since]
+        if caller is not None:
+            query += f" AND caller = {m}"
+            params.append(caller)
+        rows = await self._fetch(query, params)
+        return int(rows[0][0])
+
+    async def _checkpoint_documents(
+        self, *, min_seq: int | None = None, limit: int | None = None
+    ) -> list[tuple[int, bytes]]:
+        """Stored checkpoints ``(seq, document)`` by seq, from ``min_seq``, at most ``limit``."""
+        m = self.MARK
+        rows = await self._fetch(
+            f"SELECT seq, document FROM {self.CHECKPOINTS}"  # noqa: S608  # own names only
+            f" WHERE seq >= {m} ORDER BY seq LIMIT {m}",
+            [min_seq or 0, self.NO_LIMIT if limit is None else limit],
+            long=True,
+        )
+        return [(int(seq), str(doc).encode()) for seq, doc in rows]
+
+    async def _rows_between(self, first: int, last: int) -> list[Row]:
+        """Stored records ``(seq, period, body, hash)`` with ``first <= seq <= last``, by seq."""
+        m = self.MARK
+        rows = await self._fetch(
+            f"SELECT seq, period, body, hash FROM {self.RECORDS}"  # noqa: S608  # own names only
+            f" WHERE seq BETWEEN {m} AND {m} ORDER BY seq",
+            [first, last],
+            long=True,
+        )
+        return [(int(s), int(p), b, bytes(h)) for s, p, b, h in rows]
+
+    async def _rows_for_audit_ids(self, audit_ids: Sequence[str]) -> list[Row]:
+        """Every stored record (intent, outcomes, refusal) of the given audit ids, by seq."""
+        out: list[Row] = []
+        for chunk in _chunks(audit_ids):
+            match, params = self._any_of("audit_id", chunk)
+            rows = await self._fetch(
+                f"SELECT seq, period, body, hash FROM {self.RECORDS} WHERE {match}",  # noqa: S608
+                params,
+                long=True,
+            )
+            out += [(int(s), int(p), b, bytes(h)) for s, p, b, h in rows]
+        return sorted(out)
+
+
+def _chunks(values: Sequence[str], size: int = 500) -> list[Sequence[str]]:
+    return [values[i : i + size] for i in range(0, len(values), size)]
 
 
 def open_store(config: AuditConfig, *, instance: str, metrics: Metrics | None = None) -> AuditStore:

@@ -261,7 +261,10 @@ async def verify_store(
 
     # thousands of signatures take a while: not on the event loop
     checkpoints, bad_signature = await asyncio.to_thread(check_signatures)
-    chain = await store._check_chain({c.seq for c in checkpoints})
+    # the searchable columns' check (PostgreSQL) runs in the database while this process walks the chain
+    chain, derived_bad = await asyncio.gather(
+        store._check_chain({c.seq for c in checkpoints}), store._derived_disagreement()
+    )
     newest = max(checkpoints, key=lambda c: (c.seq, c.created_at), default=None)
     interval = timedelta(seconds=store.config.checkpoint_interval_seconds * STALE_INTERVALS)
     moment = now or utcnow()
@@ -280,6 +283,12 @@ async def verify_store(
         problem = bad_signature
     if problem is None:
         problem, bad_seq = compare_checkpoints(chain, checkpoints)
+    if problem is None and derived_bad is not None:
+        problem, bad_seq = (
+            f"record {derived_bad}: a searchable column disagrees with the hashed body (searches and quotas"
+            " read the columns; the body is intact)",
+            derived_bad,
+        )
     if problem is None and found.stale_first is not None and found.stale_last is not None:
         problem, bad_seq = (
             f"{records(found.stale_first, found.stale_last)} recorded more than {STALE_INTERVALS} checkpoint "

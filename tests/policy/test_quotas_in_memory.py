@@ -1,0 +1,137 @@
+"""Quotas are checked against in-memory counts: the store is read once per end user, never per query, so a
+query's cost does not grow with the log (issue 12 §3)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from xroad_vtj.audit.config import parse_audit_config
+from xroad_vtj.audit.records import Intent
+from xroad_vtj.audit.store import AuditStore, open_store
+from xroad_vtj.config import CallerConfig, Quotas
+from xroad_vtj.errors import AuditUnavailable, QuotaExceeded
+from xroad_vtj.policy import Policy
+from xroad_vtj.query import PersonQuery
+
+HETUS = ["010280-952L", "260991-999R", "020365-999P", "311211A9527", "010594Y9032"]
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[AuditStore]:
+    cfg = parse_audit_config({"backend": "sqlite", "sqlite_path": str(tmp_path / "a.sqlite3")}, tmp_path)
+    s = open_store(cfg, instance="t")
+    await s.open(checkpoints=False)
+    yield s
+    await s.close()
+
+
+class Counting:
+    """Counts the store reads a quota check makes."""
+
+    def __init__(self, store: AuditStore, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.loads = self.syncs = 0
+        load, sync = store._load_end_user, store.sync_usage
+
+        async def counted_load(*args: Any) -> Any:
+            self.loads += 1
+            return await load(*args)
+
+        async def counted_sync() -> None:
+            self.syncs += 1
+            await sync()
+
+        monkeypatch.setattr(store, "_load_end_user", counted_load)
+        monkeypatch.setattr(store, "sync_usage", counted_sync)
+
+
+def caller(**quotas: int | None) -> CallerConfig:
+    off: dict[str, int | None] = dict.fromkeys(
+        ("per_end_user_per_minute", "per_end_user_per_day", "per_caller_per_minute"), None
+    )
+    off["distinct_subjects_per_end_user_per_day"] = None
+    return CallerConfig(name="app", products=("PERUSSANOMA 1",), quotas=Quotas(**{**off, **quotas}))
+
+
+async def admit(policy: Policy, who: CallerConfig, end_user: str, hetu: str = HETUS[0]) -> None:
+    """What QueryService does: check under the admission lock, then write the intent."""
+    query = PersonQuery.person(hetu=hetu, product="PERUSSANOMA 1", end_user=end_user, purpose="case")
+    async with policy.admission(who, end_user):
+        await policy.authorize_query(who, query)
+        from datetime import UTC, datetime
+
+        await policy.store.append_intent(
+            Intent(
+                caller=who.name,
+                end_user=end_user,
+                purpose="case",
+                product="PERUSSANOMA 1",
+                client="c",
+                service="s",
+                xroad_message_id="m",
+                subject=hetu,
+                request_sha512="x",
+                requested_at=datetime.now(UTC),
+            )
+        )
+
+
+async def test_the_store_is_read_once_per_end_user_not_once_per_query(
+    store: AuditStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    policy = Policy((), store)
+    who = caller(
+        per_end_user_per_minute=1000, per_end_user_per_day=1000, distinct_subjects_per_end_user_per_day=100
+    )
+    counting = Counting(store, monkeypatch)
+    for i in range(50):
+        await admit(policy, who, "officer.a", HETUS[i % len(HETUS)])
+    assert counting.loads == 1
+    assert counting.syncs == 0  # the writer's own commits keep the ledger fresh
+
+
+async def test_spellings_of_one_end_user_share_one_quota(store: AuditStore) -> None:
+    policy = Policy((), store)
+    who = caller(per_end_user_per_minute=3)
+    for spelling in ("maija", "Maija", "MAIJA"):
+        await admit(policy, who, spelling)
+    with pytest.raises(QuotaExceeded):
+        await admit(policy, who, "\uff4d\uff41\uff49\uff4a\uff41")  # fullwidth: NFKC makes it maija
+
+
+async def test_a_query_whose_intent_could_not_be_written_gives_its_place_back(
+    store: AuditStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    policy = Policy((), store)
+    who = caller(per_end_user_per_minute=2, distinct_subjects_per_end_user_per_day=1)
+
+    async def broken(*args: Any, **kwargs: Any) -> str:
+        raise AuditUnavailable("down")
+
+    with monkeypatch.context() as m:
+        m.setattr(store, "append_intent", broken)
+        for hetu in HETUS[:3]:
+            with pytest.raises(AuditUnavailable):
+                await admit(policy, who, "officer.b", hetu)
+    await admit(policy, who, "officer.b", HETUS[3])
+    await admit(policy, who, "officer.b", HETUS[3])
+    with pytest.raises(QuotaExceeded, match="per_end_user_per_minute"):
+        await admit(policy, who, "officer.b", HETUS[3])
+
+
+async def test_near_a_limit_the_check_syncs_with_the_log_first(
+    store: AuditStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    policy = Policy((), store)
+    who = caller(per_end_user_per_minute=5)
+    counting = Counting(store, monkeypatch)
+    for _ in range(4):
+        await admit(policy, who, "officer.c")
+    assert counting.syncs == 0
+    await admit(policy, who, "officer.c")  # 4 counted of 5: near the limit
+    assert counting.syncs == 1
+    with pytest.raises(QuotaExceeded):
+        await admit(policy, who, "officer.c")
