@@ -30,7 +30,6 @@ from xroad_vtj.audit.store import AuditStore
 from xroad_vtj.config import CallerConfig, Config
 from xroad_vtj.errors import (
     AuditUnavailable,
-    InconsistentResponse,
     InvalidUpstreamResponse,
     NonUniqueSearchNotAllowed,
     OutcomeUnknown,
@@ -61,7 +60,7 @@ from xroad_vtj.vtj.operations import (
     parse_generic_response,
     withhold_protected_persons,
 )
-from xroad_vtj.vtj.relations import read_person_extras, search_criterion
+from xroad_vtj.vtj.relations import read_person_extras, request_echo, search_criterion
 from xroad_vtj.vtj.soso import build_soso_request, parse_soso_response, soap_action
 from xroad_vtj.vtj.subject import check_subject
 from xroad_vtj.xroad import (
@@ -177,17 +176,17 @@ Reader = Callable[[etree._Element, VtjQuery, CallerConfig], Reading]
 def _check_subject(wrapper: etree._Element, result: VtjResult, query: VtjQuery) -> None:
     """Every outcome that carries a person must be about the one asked (see :mod:`xroad_vtj.vtj.subject`).
 
-    Checked once per answer, here. A hetu query is checked by the person's henkilötunnus. A SATU query names no
-    hetu, so its answer must echo the SATU asked about, and a found answer must still name its person.
+    Checked once per answer, here; the rules (a hetu by the person's henkilötunnus, a SATU by its echo) live in
+    :func:`check_subject`.
     """
     if query.subject_kind == "satu":
-        # The answer names the person by hetu, which the caller did not give; the echoed criterion must match.
-        echoed = search_criterion(wrapper, "SahkoinenAsiointitunnus")
-        if echoed is not None and echoed != query.subject:
-            raise InconsistentResponse(
-                "VTJ answered another search criterion than the one sent", field="Hakuperusteet"
-            )
-        check_subject(result, None)
+        check_subject(
+            result,
+            query.subject,
+            kind="satu",
+            echoed_criterion=search_criterion(wrapper, "SahkoinenAsiointitunnus"),
+            echoed_request=request_echo(wrapper, "SahkoinenAsiointitunnus"),
+        )
         return
     check_subject(result, query.subject)
 
