@@ -49,6 +49,7 @@ from xroad_vtj.refusals import RefusalLog
 from xroad_vtj.transport import Reply, Upstream, deadline_post
 from xroad_vtj.vtj import Outcome as VtjOutcome
 from xroad_vtj.vtj import VtjResult, parse_henkilon_tunnus_kysely_response
+from xroad_vtj.vtj.identifiers import canonical_subject
 from xroad_vtj.vtj.operations import (
     BUILDING_QUERY,
     BUILDING_SEARCH,
@@ -311,12 +312,16 @@ class QueryService:
         product = text("product") or self.config.vtj.default_product
         if caller is not None:
             product = permitted_product(caller, product) or product
+        # A valid identifier is recorded as the pipeline would have sent it, so one search finds both.
+        subject = text(subject_key, 8192)
+        if subject is not None:
+            subject = canonical_subject(subject)
         refusal = Refusal(
             caller=caller.name if caller else None,
             end_user=text("end_user"),
             purpose=text("purpose"),
             product=product,
-            subject=text(subject_key, 8192),
+            subject=subject,
             reason=error.code,
             requested_at=datetime.now(UTC),
             operation=operation,

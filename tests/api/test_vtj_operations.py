@@ -265,6 +265,25 @@ async def test_a_property_is_sent_and_audited_in_the_14_digit_form(vtj: Running,
     assert (row["operation"], row["subject_kind"]) == ("KiinteistonTunnusKysely", "property")
 
 
+async def test_a_property_query_is_found_by_the_audit_api_in_any_written_form(vtj: Running) -> None:
+    assert (await post(vtj, "/v1/property-queries", {"property_id": "09140300010005"}))[0] == 200
+    for written in ("91-403-1-5", "091-403-0001-0005", "09140300010005"):
+        async with vtj.session.post(
+            f"{vtj.base}/v1/audit/search",
+            json={"subject": written},
+            headers={"Authorization": f"Bearer {AUDITOR_TOKEN}"},
+        ) as response:
+            found = await response.json()
+        assert [r["subject"] for r in found["records"]] == ["09140300010005"], written
+
+
+async def test_a_refused_valid_property_id_is_recorded_in_the_14_digit_form(vtj: Running) -> None:
+    status, _ = await post(vtj, "/v1/property-queries", {"property_id": "91-403-1-5", "hetu": "010280-952L"})
+    assert status == 400
+    (row,) = await audit_rows(vtj, subject="09140300010005")
+    assert (row["subject"], row["reason"]) == ("09140300010005", "invalid_request")
+
+
 async def test_a_bad_property_identifier_is_invalid_property_id_and_audited(
     vtj: Running, simulator: Sim
 ) -> None:
