@@ -155,6 +155,49 @@ def test_an_empty_response_or_another_operations_answer_is_invalid() -> None:
         parse_generic_response(wrapper("property-found.xml"), BUILDING_QUERY)
 
 
+def _answer(response_xml: str, operation: str = BUILDING_QUERY) -> etree._Element:
+    return etree.fromstring(
+        f'<{operation}Response xmlns="http://xml.vrk.fi/ws/vtj/vtjkysely/1"><response>{response_xml}</response>'
+        f"</{operation}Response>".encode()
+    )
+
+
+def test_a_fault_without_a_code_is_not_found_and_is_never_data() -> None:
+    result = parse_generic_response(
+        _answer("<faultCode/><faultString>Tekninen virhe</faultString>"), BUILDING_QUERY
+    )
+    assert (result.outcome, result.fault_code, result.data) == (Outcome.UPSTREAM_REJECTED, None, None)
+
+
+def test_empty_fault_elements_beside_a_document_stay_out_of_its_data() -> None:
+    result = parse_generic_response(
+        _answer(
+            '<VTJRakennusVastaussanoma sanomatunnus="PERUSSANOMA 1"><Paluukoodi koodi="0000"/>'
+            "<Rakennus><Rakennustunnus>100012345A</Rakennustunnus></Rakennus></VTJRakennusVastaussanoma>"
+            "<faultCode/><faultString>x</faultString>"
+        ),
+        BUILDING_QUERY,
+    )
+    assert result.outcome is Outcome.FOUND
+    assert result.data is not None and set(result.data) == {"VTJRakennusVastaussanoma"}
+
+
+@pytest.mark.parametrize(
+    "codes",
+    [
+        '<Paluukoodi koodi="0000"/><Paluukoodi koodi="0001"/>',
+        '<Paluukoodi koodi="0001"/><Paluukoodi koodi="0000"/>',
+        '<Paluukoodi koodi="0000"/><Paluukoodi/>',
+    ],
+)
+def test_contradicting_return_codes_in_a_generic_answer_are_invalid(codes: str) -> None:
+    document = (
+        f"<VTJRakennusVastaussanoma>{codes}<Rakennus><Rakennustunnus>100012345A</Rakennustunnus></Rakennus>"
+    )
+    with pytest.raises(InvalidUpstreamResponse, match="contradicting"):
+        parse_generic_response(_answer(document + "</VTJRakennusVastaussanoma>"), BUILDING_QUERY)
+
+
 def test_persons_under_turvakielto_found_by_criteria_keep_only_who_they_are() -> None:
     found = wrapper("person-search-found.xml")
     assert withhold_protected_persons(found) is True

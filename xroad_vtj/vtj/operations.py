@@ -34,7 +34,7 @@ from xroad_vtj.errors import InvalidRequest, InvalidUpstreamResponse, UpstreamRe
 from xroad_vtj.vtj.codes import BODY_FAULT_NOT_FOUND, Outcome, normalise_code, outcome_for
 from xroad_vtj.vtj.generic import content_json
 from xroad_vtj.vtj.request import END_USER_MAX_LENGTH, VTJ_NS
-from xroad_vtj.vtj.response import henkilo_protected
+from xroad_vtj.vtj.response import henkilo_protected, merged_return_code
 
 __all__ = [
     "BUILDING_QUERY",
@@ -193,6 +193,7 @@ class GenericResult:
 
 
 _DATA_OUTCOMES = frozenset({Outcome.FOUND, Outcome.DECEASED, Outcome.PASSIVATED})
+_FAULT_ELEMENTS = frozenset({"faultCode", "faultString"})
 
 
 def _local(tag: Any) -> str:
@@ -217,22 +218,24 @@ def parse_generic_response(wrapper: etree._Element, operation: str) -> GenericRe
     """Read ``<operation>Response`` (already taken out of the SOAP body) into a :class:`GenericResult`."""
     response = _response_of(wrapper, operation)
     fault_code: str | None = None
+    fault_string: str | None = None
     return_code: str | None = None
     product: str | None = None
-    documents = list(response.iterchildren(etree.Element))
-    for child in documents:
+    documents: list[etree._Element] = []  # the answer documents: everything but the fault elements
+    for child in response.iterchildren(etree.Element):
         name = _local(child.tag)
+        # Real answers carry empty faultCode/faultString beside a document: they are never data.
         if name == "faultCode":
             fault_code = fault_code or _text(child)
             continue
         if name == "faultString":
+            fault_string = fault_string or _text(child)
             continue
+        documents.append(child)
         product = product or (child.get("sanomatunnus") or "").strip() or None
-        if return_code is None:
-            for grandchild in child.iterchildren(etree.Element):
-                if _local(grandchild.tag) == "Paluukoodi" and (grandchild.get("koodi") or "").strip():
-                    return_code = normalise_code((grandchild.get("koodi") or "").strip())
-                    break
+        for grandchild in child.iterchildren(etree.Element):
+            if _local(grandchild.tag) == "Paluukoodi":
+                return_code = merged_return_code(return_code, grandchild)
     if fault_code is not None:
         outcome = (
             Outcome.NOT_FOUND
@@ -243,9 +246,15 @@ def parse_generic_response(wrapper: etree._Element, operation: str) -> GenericRe
         outcome = outcome_for(return_code)
     elif documents:
         outcome = Outcome.FOUND
+    elif fault_string is not None:
+        outcome = Outcome.UPSTREAM_REJECTED  # a fault without a code is still a fault, never a found answer
     else:
         raise InvalidUpstreamResponse("the VTJ answer's response element is empty")
-    data = content_json(response) if outcome in _DATA_OUTCOMES and fault_code is None else None
+    data = (
+        content_json(response, exclude=_FAULT_ELEMENTS)
+        if outcome in _DATA_OUTCOMES and fault_code is None and documents
+        else None
+    )
     return GenericResult(outcome, return_code, fault_code, data, product)
 
 
