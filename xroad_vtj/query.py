@@ -58,12 +58,13 @@ from xroad_vtj.vtj.operations import (
     PROPERTY_QUERY,
     PROPERTY_SEARCH,
     build_operation_body,
+    named_objects,
     parse_generic_response,
     withhold_protected_persons,
 )
 from xroad_vtj.vtj.relations import read_person_extras, request_echo, search_criterion
 from xroad_vtj.vtj.soso import build_soso_request, parse_soso_response, soap_action
-from xroad_vtj.vtj.subject import check_subject
+from xroad_vtj.vtj.subject import check_object, check_subject
 from xroad_vtj.xroad import (
     Headers,
     build_request,
@@ -241,6 +242,8 @@ def read_generic(wrapper: etree._Element, query: VtjQuery, caller: CallerConfig)
     if not caller.reveal_protected_addresses and withhold_protected_persons(wrapper):
         withheld = ("protected_person_details",)
     result = parse_generic_response(wrapper, query.operation)
+    if query.subject_kind in ("building", "property"):
+        check_object(query.subject, *named_objects(wrapper, query.operation))
     return Reading(
         outcome=result.outcome,
         return_code=result.return_code,

@@ -48,6 +48,7 @@ __all__ = [
     "GenericResult",
     "build_operation_body",
     "build_schema_body",
+    "named_objects",
     "parse_generic_response",
     "parse_schema_response",
 ]
@@ -256,6 +257,41 @@ def parse_generic_response(wrapper: etree._Element, operation: str) -> GenericRe
         else None
     )
     return GenericResult(outcome, return_code, fault_code, data, product)
+
+
+# The object a building or property query asks about: the element naming it in the answer document, and its
+# identifier (also the request field VTJ echoes). Identifiers of other kinds inside it (a building's property, a
+# property's buildings) are related objects, not the one answered.
+_OBJECTS: dict[str, tuple[str, str]] = {
+    BUILDING_QUERY: ("Rakennus", "Rakennustunnus"),
+    PROPERTY_QUERY: ("Kiinteisto", "Kiinteistotunnus"),
+}
+
+
+def named_objects(wrapper: etree._Element, operation: str) -> tuple[str | None, tuple[str, ...]]:
+    """For a building or property query: the identifier echoed in ``request`` (None when none is), and the
+    identifiers the answer documents name their objects by (``response/*/Rakennus/Rakennustunnus``, or
+    ``response/*/Kiinteisto/Kiinteistotunnus``). Other operations name no object: ``(None, ())``."""
+    if operation not in _OBJECTS:
+        return None, ()
+    block, field = _OBJECTS[operation]
+    echoed: str | None = None
+    named: list[str] = []
+    for part in wrapper.iterchildren(etree.Element):
+        name = _local(part.tag)
+        if name == "request":
+            for child in part.iterchildren(etree.Element):
+                if _local(child.tag) == field:
+                    echoed = echoed or _text(child)
+        elif name == "response":
+            for document in part.iterchildren(etree.Element):
+                for item in document.iterchildren(etree.Element):
+                    if _local(item.tag) != block:
+                        continue
+                    for child in item.iterchildren(etree.Element):
+                        if _local(child.tag) == field and (value := _text(child)) is not None:
+                            named.append(value)
+    return echoed, tuple(named)
 
 
 # Under turvakielto a person found by criteria keeps only these blocks: who they are, not where they live.

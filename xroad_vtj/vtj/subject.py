@@ -16,6 +16,9 @@ must say which SATU it answers: when the outcome carries a person, ``Hakuperuste
 echo the SATU asked (a missing echo cannot be shown to be about the person asked), and an echoed criterion or
 request field (``request/SahkoinenAsiointitunnus``) naming another SATU is refused in every outcome.
 
+A building or property answer (:func:`check_object`) must not name another building or property than the one
+asked, in its request echo or as the object of its answer document; one that names none passes.
+
 Henkilötunnukset and SATUs are compared in the form the audit indexes them: upper case, without surrounding blanks.
 """
 
@@ -25,9 +28,10 @@ from typing import Literal
 
 from xroad_vtj.errors import InconsistentResponse
 from xroad_vtj.vtj.codes import Outcome
+from xroad_vtj.vtj.identifiers import canonical_subject
 from xroad_vtj.vtj.response import VtjResult
 
-__all__ = ["check_subject"]
+__all__ = ["check_object", "check_subject"]
 
 
 def _same(hetu: str) -> str:
@@ -81,4 +85,21 @@ def _check_satu(result: VtjResult, asked: str, criterion: str | None, request: s
         # The person is named by a hetu the caller never gave: only the echo ties the answer to the SATU asked.
         raise InconsistentResponse(
             "VTJ answered about a person without echoing the identifier asked", field="Hakuperusteet"
+        )
+
+
+def check_object(asked: str, echoed: str | None, named: tuple[str, ...]) -> None:
+    """Raise :class:`InconsistentResponse` when a building or property answer is about another object.
+
+    ``echoed`` is the identifier in the answer's request echo, ``named`` those its documents name their objects
+    by (:func:`xroad_vtj.vtj.operations.named_objects`). An answer that names no object passes (a not-found or
+    refusal carries none); one naming any other than ``asked`` does not. Identifiers are compared in their
+    canonical forms (a property in 14 digits, whichever way VTJ writes it).
+    """
+    want = canonical_subject(asked)
+    if echoed is not None and canonical_subject(echoed) != want:
+        raise InconsistentResponse("VTJ echoed another request than the one sent", field="request")
+    if any(canonical_subject(value) != want for value in named):
+        raise InconsistentResponse(
+            "VTJ answered about another object than the one asked about", field="response"
         )
