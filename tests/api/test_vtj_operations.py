@@ -682,3 +682,27 @@ async def test_prove_and_export_cover_building_property_and_search_queries(vtj: 
     exported = await store.export(now - timedelta(minutes=5), now + timedelta(minutes=5))
     for operation in (b"RakennuksenTunnusKysely", b"KiinteistonTunnusKysely", b"HenkilonTunnistusKysely"):
         assert operation in exported
+
+
+async def test_the_role_and_the_permit_are_each_checked_once_per_query(
+    vtj: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import xroad_vtj.policy
+    import xroad_vtj.query
+
+    calls: list[str] = []
+    require_role, permitted = xroad_vtj.policy.Policy.require_role, xroad_vtj.policy.permitted_product
+
+    def counted_role(caller: Any, role: str) -> None:
+        calls.append(f"role:{role}")
+        require_role(caller, role)
+
+    def counted_permit(caller: Any, product: str) -> str | None:
+        calls.append("permit")
+        return permitted(caller, product)
+
+    monkeypatch.setattr(xroad_vtj.policy.Policy, "require_role", staticmethod(counted_role))
+    monkeypatch.setattr(xroad_vtj.policy, "permitted_product", counted_permit)
+    monkeypatch.setattr(xroad_vtj.query, "permitted_product", counted_permit)
+    assert (await post(vtj, "/v1/building-queries", {"building_id": "100012345A"}))[0] == 200
+    assert sorted(calls) == ["permit", "role:query"]
