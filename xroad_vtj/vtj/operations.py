@@ -33,6 +33,7 @@ from lxml import etree
 from xroad_vtj.errors import InvalidRequest, InvalidUpstreamResponse, UpstreamRejected
 from xroad_vtj.vtj.codes import BODY_FAULT_NOT_FOUND, Outcome, normalise_code, outcome_for
 from xroad_vtj.vtj.generic import content_json
+from xroad_vtj.vtj.hetu import parse_hetu
 from xroad_vtj.vtj.request import END_USER_MAX_LENGTH, VTJ_NS
 from xroad_vtj.vtj.response import henkilo_protected, merged_return_code
 
@@ -46,6 +47,7 @@ __all__ = [
     "PROPERTY_SEARCH",
     "SCHEMA_QUERY",
     "GenericResult",
+    "build_henkilon_tunnus_kysely",
     "build_operation_body",
     "build_schema_body",
     "named_objects",
@@ -142,6 +144,23 @@ def build_operation_body(
     ):
         _set_text(element, value, name)
     return wrapper
+
+
+def build_henkilon_tunnus_kysely(
+    *, product: str, username: str, password: str, end_user: str, hetu: str
+) -> etree._Element:
+    """The person query by henkilötunnus: :func:`build_operation_body` after the hetu is validated
+    (:class:`~xroad_vtj.errors.InvalidHetu` otherwise). Kept for the benchmarks and callers that build one
+    person query; the pipeline calls :func:`build_operation_body` itself."""
+    parse_hetu(hetu)
+    return build_operation_body(
+        PERSON_QUERY,
+        product=product,
+        username=username,
+        password=password,
+        end_user=end_user,
+        fields=(("Henkilotunnus", hetu),),
+    )
 
 
 @functools.cache
