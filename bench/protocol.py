@@ -1,6 +1,6 @@
 """Protocol cost: CPU time per query to build the request and to parse + verify a realistic response.
 
-Ours: ``build_henkilon_tunnus_kysely`` + ``build_request`` (the bytes that are sent and hashed), then
+Ours: ``build_operation_body`` (the pipeline's builder) + ``build_request`` (the bytes that are sent and hashed), then
 ``parse_message`` + ``verify_response`` (requestHash over the sent bytes, every echoed header, wrapper name)
 + ``parse_henkilon_tunnus_kysely_response`` (outcome, person, data categories) and ``to_json``.
 
@@ -37,7 +37,8 @@ from bench.common import (
     VTJ_USERNAME,
 )
 from xroad_vtj.simulator.app import STATE, create_simulator_app, vtj_answer
-from xroad_vtj.vtj import build_henkilon_tunnus_kysely, parse_henkilon_tunnus_kysely_response
+from xroad_vtj.vtj import parse_henkilon_tunnus_kysely_response
+from xroad_vtj.vtj.operations import PERSON_QUERY, build_operation_body
 from xroad_vtj.xroad import (
     ClientId,
     Headers,
@@ -91,8 +92,13 @@ def answer_for(headers: Headers, sent: bytes) -> bytes:
 
 def ours_build() -> tuple[Headers, bytes]:
     headers = Headers(_CLIENT, _SERVICE, new_message_id(), END_USER, PURPOSE)
-    body = build_henkilon_tunnus_kysely(
-        product=PRODUCT, username=VTJ_USERNAME, password=VTJ_PASSWORD, end_user=END_USER, hetu=HETU
+    body = build_operation_body(
+        PERSON_QUERY,
+        product=PRODUCT,
+        username=VTJ_USERNAME,
+        password=VTJ_PASSWORD,
+        end_user=END_USER,
+        fields=(("Henkilotunnus", HETU),),
     )
     return headers, build_request(headers, body)
 

@@ -26,7 +26,6 @@ from xroad_vtj.config import CallerConfig
 from xroad_vtj.errors import (
     Forbidden,
     InvalidPurpose,
-    ProductNotAllowed,
     QuotaExceeded,
     Unauthenticated,
     XRoadVtjError,
@@ -185,9 +184,9 @@ class Policy:
     # --- the data permit --------------------------------------------------------------------------------------
 
     async def authorize_query(self, caller: CallerConfig, query: PersonQuery) -> None:
-        self.require_role(caller, "query")
-        if not permits_product(caller, query.product):
-            raise ProductNotAllowed("the caller's data permit does not cover this product")
+        """The caller's purpose form and quotas. Each other check is made once, elsewhere: the ``query`` role by
+        the API before the body is read (``api/app.py``), the data permit (non-unique searches, the product in
+        the permit's spelling) by ``QueryService._authorize_permit`` just before this."""
         if caller.purpose_pattern is not None and not caller.purpose_pattern.fullmatch(query.purpose):
             raise InvalidPurpose("purpose does not have the form this caller must use")
         await self._check_quotas(caller, query)

@@ -30,7 +30,6 @@ from xroad_vtj.audit.store import AuditStore
 from xroad_vtj.config import CallerConfig, Config
 from xroad_vtj.errors import (
     AuditUnavailable,
-    InconsistentResponse,
     InvalidUpstreamResponse,
     NonUniqueSearchNotAllowed,
     OutcomeUnknown,
@@ -50,6 +49,7 @@ from xroad_vtj.refusals import RefusalLog
 from xroad_vtj.transport import Reply, Upstream, deadline_post
 from xroad_vtj.vtj import Outcome as VtjOutcome
 from xroad_vtj.vtj import VtjResult, parse_henkilon_tunnus_kysely_response
+from xroad_vtj.vtj.identifiers import canonical_subject
 from xroad_vtj.vtj.operations import (
     BUILDING_QUERY,
     BUILDING_SEARCH,
@@ -58,12 +58,13 @@ from xroad_vtj.vtj.operations import (
     PROPERTY_QUERY,
     PROPERTY_SEARCH,
     build_operation_body,
+    named_objects,
     parse_generic_response,
     withhold_protected_persons,
 )
-from xroad_vtj.vtj.relations import read_person_extras, search_criterion
+from xroad_vtj.vtj.relations import read_person_extras, request_echo, search_criterion
 from xroad_vtj.vtj.soso import build_soso_request, parse_soso_response, soap_action
-from xroad_vtj.vtj.subject import check_subject
+from xroad_vtj.vtj.subject import check_object, check_subject
 from xroad_vtj.xroad import (
     Headers,
     build_request,
@@ -177,17 +178,17 @@ Reader = Callable[[etree._Element, VtjQuery, CallerConfig], Reading]
 def _check_subject(wrapper: etree._Element, result: VtjResult, query: VtjQuery) -> None:
     """Every outcome that carries a person must be about the one asked (see :mod:`xroad_vtj.vtj.subject`).
 
-    Checked once per answer, here. A hetu query is checked by the person's henkilötunnus. A SATU query names no
-    hetu, so its answer must echo the SATU asked about, and a found answer must still name its person.
+    Checked once per answer, here; the rules (a hetu by the person's henkilötunnus, a SATU by its echo) live in
+    :func:`check_subject`.
     """
     if query.subject_kind == "satu":
-        # The answer names the person by hetu, which the caller did not give; the echoed criterion must match.
-        echoed = search_criterion(wrapper, "SahkoinenAsiointitunnus")
-        if echoed is not None and echoed != query.subject:
-            raise InconsistentResponse(
-                "VTJ answered another search criterion than the one sent", field="Hakuperusteet"
-            )
-        check_subject(result, None)
+        check_subject(
+            result,
+            query.subject,
+            kind="satu",
+            echoed_criterion=search_criterion(wrapper, "SahkoinenAsiointitunnus"),
+            echoed_request=request_echo(wrapper, "SahkoinenAsiointitunnus"),
+        )
         return
     check_subject(result, query.subject)
 
@@ -241,6 +242,8 @@ def read_generic(wrapper: etree._Element, query: VtjQuery, caller: CallerConfig)
     if not caller.reveal_protected_addresses and withhold_protected_persons(wrapper):
         withheld = ("protected_person_details",)
     result = parse_generic_response(wrapper, query.operation)
+    if query.subject_kind in ("building", "property"):
+        check_object(query.subject, *named_objects(wrapper, query.operation))
     return Reading(
         outcome=result.outcome,
         return_code=result.return_code,
@@ -312,12 +315,16 @@ class QueryService:
         product = text("product") or self.config.vtj.default_product
         if caller is not None:
             product = permitted_product(caller, product) or product
+        # A valid identifier is recorded as the pipeline would have sent it, so one search finds both.
+        subject = text(subject_key, 8192)
+        if subject is not None:
+            subject = canonical_subject(subject)
         refusal = Refusal(
             caller=caller.name if caller else None,
             end_user=text("end_user"),
             purpose=text("purpose"),
             product=product,
-            subject=text(subject_key, 8192),
+            subject=subject,
             reason=error.code,
             requested_at=datetime.now(UTC),
             operation=operation,

@@ -265,6 +265,25 @@ async def test_a_property_is_sent_and_audited_in_the_14_digit_form(vtj: Running,
     assert (row["operation"], row["subject_kind"]) == ("KiinteistonTunnusKysely", "property")
 
 
+async def test_a_property_query_is_found_by_the_audit_api_in_any_written_form(vtj: Running) -> None:
+    assert (await post(vtj, "/v1/property-queries", {"property_id": "09140300010005"}))[0] == 200
+    for written in ("91-403-1-5", "091-403-0001-0005", "09140300010005"):
+        async with vtj.session.post(
+            f"{vtj.base}/v1/audit/search",
+            json={"subject": written},
+            headers={"Authorization": f"Bearer {AUDITOR_TOKEN}"},
+        ) as response:
+            found = await response.json()
+        assert [r["subject"] for r in found["records"]] == ["09140300010005"], written
+
+
+async def test_a_refused_valid_property_id_is_recorded_in_the_14_digit_form(vtj: Running) -> None:
+    status, _ = await post(vtj, "/v1/property-queries", {"property_id": "91-403-1-5", "hetu": "010280-952L"})
+    assert status == 400
+    (row,) = await audit_rows(vtj, subject="09140300010005")
+    assert (row["subject"], row["reason"]) == ("09140300010005", "invalid_request")
+
+
 async def test_a_bad_property_identifier_is_invalid_property_id_and_audited(
     vtj: Running, simulator: Sim
 ) -> None:
@@ -659,3 +678,27 @@ async def test_prove_and_export_cover_building_property_and_search_queries(vtj: 
     exported = await store.export(now - timedelta(minutes=5), now + timedelta(minutes=5))
     for operation in (b"RakennuksenTunnusKysely", b"KiinteistonTunnusKysely", b"HenkilonTunnistusKysely"):
         assert operation in exported
+
+
+async def test_the_role_and_the_permit_are_each_checked_once_per_query(
+    vtj: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import xroad_vtj.policy
+    import xroad_vtj.query
+
+    calls: list[str] = []
+    require_role, permitted = xroad_vtj.policy.Policy.require_role, xroad_vtj.policy.permitted_product
+
+    def counted_role(caller: Any, role: str) -> None:
+        calls.append(f"role:{role}")
+        require_role(caller, role)
+
+    def counted_permit(caller: Any, product: str) -> str | None:
+        calls.append("permit")
+        return permitted(caller, product)
+
+    monkeypatch.setattr(xroad_vtj.policy.Policy, "require_role", staticmethod(counted_role))
+    monkeypatch.setattr(xroad_vtj.policy, "permitted_product", counted_permit)
+    monkeypatch.setattr(xroad_vtj.query, "permitted_product", counted_permit)
+    assert (await post(vtj, "/v1/building-queries", {"building_id": "100012345A"}))[0] == 200
+    assert sorted(calls) == ["permit", "role:query"]

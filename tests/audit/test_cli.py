@@ -217,3 +217,20 @@ def test_a_wrong_database_password_is_named_as_such(
     err = capsys.readouterr().err
     assert "audit store: authentication failed: check the user and password in audit.dsn" in err
     assert "wrong-password-0815" not in err
+
+
+@pytest.mark.parametrize("written", ["91-403-1-5", "091-403-0001-0005", "09140300010005"])
+def test_search_finds_a_property_by_any_written_form(
+    config_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], written: str
+) -> None:
+    async def fill() -> None:
+        store = open_store(AuditConfig(sqlite_path=tmp_path / "audit.sqlite3"), instance="t")
+        await store.open()
+        await store.append_intent(intent(0, subject="09140300010005"))
+        await store.close()
+
+    asyncio.run(fill())
+    capsys.readouterr()
+    assert main(["audit", "search", "--config", str(config_file), "--subject", written]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["xroad_message_id"] for r in lines] == ["msg-0"]

@@ -54,3 +54,20 @@ async def test_overview_search_and_signed_report_on_each_backend(
     assert cert is not None
     assert xmlsec1_verifies(tmp_path / "report.xml", cert)
     assert [e["page"] for e in await access_events(store)] == ["search", "report", "report_xml"]
+
+
+async def test_the_view_finds_a_property_by_any_written_form(
+    store: AuditStore,  # noqa: F811  # the fixture imported above
+    aiohttp_client: Any,
+) -> None:
+    from tests.audit.helpers import intent
+
+    audit_id = await store.append_intent(intent(0, subject="09140300010005"))
+    sessions = Sessions()
+    client = await aiohttp_client(
+        create_view_app(store, auditor="A", sessions=sessions, verify_in_background=False)
+    )
+    await client.get(f"/?token={sessions.token}")
+    for written in ("91-403-1-5", "091-403-0001-0005"):
+        html = await (await client.post("/search", data={"subject": written})).text()
+        assert re.findall(r"/records/([0-9a-f-]{36})", html)[:1] == [audit_id], written

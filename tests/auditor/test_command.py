@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import contextlib
+import io
 import signal
+import sqlite3
 import ssl
 import subprocess
 import sys
@@ -11,11 +15,14 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import aiohttp
 import pytest
 import trustme
 
-from tests.auditor.data import populated_store, write_config
-from xroad_vtj.auditor.serve import exposure_warning, is_loopback
+from tests.auditor.data import SUBJECT, config_for, populated_store, write_config
+from tests.auditor.events import access_events
+from xroad_vtj.audit.store import open_store
+from xroad_vtj.auditor.serve import exposure_warning, is_loopback, serve
 
 
 def _ui(*args: str) -> subprocess.CompletedProcess[str]:
@@ -115,3 +122,56 @@ def test_with_tls_the_url_is_https_and_the_cookie_is_secure(tmp_path: Path) -> N
         _, err = process.communicate(timeout=30)
     assert process.returncode == 0, err
     assert err == ""  # nothing logged: no access log, no token in a log line
+
+
+@pytest.mark.parametrize("missing", ["audit-data.key", "audit-signing.key", "audit-signing.crt"])
+def test_missing_keys_are_refused_not_created(tmp_path: Path, missing: str) -> None:
+    asyncio.run(populated_store(tmp_path))
+    (tmp_path / missing).unlink()
+    result = _ui("--config", str(tmp_path / "config.yaml"), "--auditor", "A", "--port", "0")
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "creates none" in result.stderr
+    assert result.stdout == ""
+    assert not (tmp_path / missing).exists()
+
+
+def _files(directory: Path) -> set[str]:
+    return {p.name for p in directory.rglob("*")}
+
+
+def _checkpoints(database: Path) -> int:
+    with contextlib.closing(sqlite3.connect(database)) as db:
+        return int(db.execute("SELECT count(*) FROM audit_checkpoint").fetchone()[0])
+
+
+async def test_the_view_writes_its_events_and_no_checkpoint(tmp_path: Path) -> None:
+    config_path, _ = await populated_store(tmp_path)
+    before = _checkpoints(tmp_path / "audit.sqlite3")
+    files_before = _files(tmp_path)
+    out, err, stop = io.StringIO(), io.StringIO(), asyncio.Event()
+    args = argparse.Namespace(
+        auditor="A", host="127.0.0.1", port=0, tls_cert=None, tls_key=None, lang="en", config=config_path
+    )
+    task = asyncio.create_task(serve(args, config_for(config_path), out=out, err=err, stop=stop))
+    for _ in range(200):
+        if out.getvalue():
+            break
+        await asyncio.sleep(0.05)
+    url = out.getvalue().strip()
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:  # an IP host
+        async with session.get(url) as response:
+            assert response.status == 200
+        async with session.post(url.split("/?")[0] + "/search", data={"subject": SUBJECT}) as response:
+            assert response.status == 200
+    stop.set()
+    assert await task == 0
+    assert _checkpoints(tmp_path / "audit.sqlite3") == before
+    store = open_store(config_for(config_path), instance="check")
+    await store.open(checkpoints=False)
+    try:
+        assert [e["page"] for e in await access_events(store)] == ["search"]
+    finally:
+        await store.close()
+    assert not {
+        name for name in _files(tmp_path) - files_before if "checkpoint" in name or name.endswith(".xml")
+    }

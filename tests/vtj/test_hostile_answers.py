@@ -301,3 +301,38 @@ def test_a_found_answer_to_a_satu_that_names_no_one_is_inconsistent() -> None:
 def test_without_an_asked_hetu_only_the_found_names_someone_rule_applies() -> None:
     result = parse(fixture("perussanoma1-found.xml"))
     check_subject(result, None)  # whoever it names: the caller checked the echoed identifier
+
+
+def _drop(answer: etree._Element, path: str) -> etree._Element:
+    for element in list(answer.iterfind(path)):
+        element.getparent().remove(element)
+    return answer
+
+
+def test_an_answer_to_a_satu_that_echoes_no_satu_is_inconsistent() -> None:
+    # Another person's record with the criterion echo removed must not pass as the person asked (issue 14).
+    answer = _drop(satu_answer(), "{*}response/{*}VTJHenkiloVastaussanoma/{*}Hakuperusteet")
+    with pytest.raises(InconsistentResponse, match="without echoing"):
+        read_satu(answer)
+
+
+def test_an_answer_echoing_another_satu_in_its_request_is_inconsistent() -> None:
+    answer = satu_answer()
+    for element in answer.iterfind("{*}request/{*}SahkoinenAsiointitunnus"):
+        element.text = "99999927Y"
+    with pytest.raises(InconsistentResponse):
+        read_satu(answer)
+
+
+def test_a_satu_answer_without_a_person_and_without_an_echo_passes() -> None:
+    from xroad_vtj.simulator.persons import not_found_body
+
+    answer = _drop(not_found_body({"SahkoinenAsiointitunnus": "99999952L"}), "{*}request")
+    assert read_satu(answer).person is None
+
+
+def test_the_satu_rule_lives_in_check_subject() -> None:
+    result = parse(fixture("perussanoma1-found.xml"))
+    with pytest.raises(InconsistentResponse):
+        check_subject(result, "99999952L", kind="satu")
+    check_subject(result, " 99999952l ", kind="satu", echoed_criterion="99999952L", echoed_request=None)

@@ -18,6 +18,7 @@ from xroad_vtj.errors import (
 )
 from xroad_vtj.vtj.identifiers import (
     CRITERIA_MAX_BYTES,
+    canonical_subject,
     check_apartment_id,
     check_criteria_xml,
     parse_building_id,
@@ -189,3 +190,26 @@ def test_judging_criteria_is_linear_in_their_size(unit: str) -> None:
     t_small, t_large = _seconds(small), _seconds(large)
     assert t_large < max(t_small, 1e-5) * 8 * 3
     assert t_large < 0.05
+
+
+@pytest.mark.parametrize(
+    ("written", "canonical"),
+    [
+        ("91-403-1-5", "09140300010005"),
+        ("091-403-0001-0005", "09140300010005"),
+        (" 09140300010005 ", "09140300010005"),
+        ("99999952l", "99999952L"),
+        ("100012345a", "100012345A"),
+        ("010280-952L", "010280-952L"),
+        ("91-403-1", "91-403-1"),  # not valid: unchanged
+        ("anything", "anything"),
+        ("", ""),
+    ],
+)
+def test_canonical_subject_is_the_form_the_pipeline_sends(written: str, canonical: str) -> None:
+    assert canonical_subject(written) == canonical
+
+
+@given(st.text(max_size=40))
+def test_canonical_subject_is_idempotent(text: str) -> None:
+    assert canonical_subject(canonical_subject(text)) == canonical_subject(text)

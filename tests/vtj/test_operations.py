@@ -19,6 +19,7 @@ from xroad_vtj.vtj.operations import (
     SCHEMA_QUERY,
     build_operation_body,
     build_schema_body,
+    named_objects,
     parse_generic_response,
     parse_schema_response,
     withhold_protected_persons,
@@ -155,6 +156,49 @@ def test_an_empty_response_or_another_operations_answer_is_invalid() -> None:
         parse_generic_response(wrapper("property-found.xml"), BUILDING_QUERY)
 
 
+def _answer(response_xml: str, operation: str = BUILDING_QUERY) -> etree._Element:
+    return etree.fromstring(
+        f'<{operation}Response xmlns="http://xml.vrk.fi/ws/vtj/vtjkysely/1"><response>{response_xml}</response>'
+        f"</{operation}Response>".encode()
+    )
+
+
+def test_a_fault_without_a_code_is_not_found_and_is_never_data() -> None:
+    result = parse_generic_response(
+        _answer("<faultCode/><faultString>Tekninen virhe</faultString>"), BUILDING_QUERY
+    )
+    assert (result.outcome, result.fault_code, result.data) == (Outcome.UPSTREAM_REJECTED, None, None)
+
+
+def test_empty_fault_elements_beside_a_document_stay_out_of_its_data() -> None:
+    result = parse_generic_response(
+        _answer(
+            '<VTJRakennusVastaussanoma sanomatunnus="PERUSSANOMA 1"><Paluukoodi koodi="0000"/>'
+            "<Rakennus><Rakennustunnus>100012345A</Rakennustunnus></Rakennus></VTJRakennusVastaussanoma>"
+            "<faultCode/><faultString>x</faultString>"
+        ),
+        BUILDING_QUERY,
+    )
+    assert result.outcome is Outcome.FOUND
+    assert result.data is not None and set(result.data) == {"VTJRakennusVastaussanoma"}
+
+
+@pytest.mark.parametrize(
+    "codes",
+    [
+        '<Paluukoodi koodi="0000"/><Paluukoodi koodi="0001"/>',
+        '<Paluukoodi koodi="0001"/><Paluukoodi koodi="0000"/>',
+        '<Paluukoodi koodi="0000"/><Paluukoodi/>',
+    ],
+)
+def test_contradicting_return_codes_in_a_generic_answer_are_invalid(codes: str) -> None:
+    document = (
+        f"<VTJRakennusVastaussanoma>{codes}<Rakennus><Rakennustunnus>100012345A</Rakennustunnus></Rakennus>"
+    )
+    with pytest.raises(InvalidUpstreamResponse, match="contradicting"):
+        parse_generic_response(_answer(document + "</VTJRakennusVastaussanoma>"), BUILDING_QUERY)
+
+
 def test_persons_under_turvakielto_found_by_criteria_keep_only_who_they_are() -> None:
     found = wrapper("person-search-found.xml")
     assert withhold_protected_persons(found) is True
@@ -234,3 +278,90 @@ def test_the_schema_answer_is_the_schema_document_and_a_fault_is_a_refusal() -> 
     with pytest.raises(UpstreamRejected) as caught:
         parse_schema_response(wrapper("schema-unknown-product.xml"))
     assert caught.value.extra["return_code"] == "-1901"
+
+
+# --- the object a building or property answer is about (issue 14 §5) ------------------------------------------
+
+
+def _read_object(answer: etree._Element, operation: str, asked: str) -> object:
+    from xroad_vtj.config import CallerConfig
+    from xroad_vtj.query import VtjQuery, read_generic
+
+    if operation == BUILDING_QUERY:
+        query = VtjQuery.building(
+            building_id=asked, apartment_id=None, product="PERUSSANOMA 1", end_user="t", purpose="p"
+        )
+    else:
+        query = VtjQuery.property(property_id=asked, product="PERUSSANOMA 1", end_user="t", purpose="p")
+    return read_generic(answer, query, CallerConfig(name="c"))
+
+
+def _rename(answer: etree._Element, path: str, value: str) -> etree._Element:
+    for element in answer.iterfind(path):
+        element.text = value
+    return answer
+
+
+def test_the_simulators_building_and_property_answers_name_the_object_asked() -> None:
+    from xroad_vtj.simulator.objects import building_answer, property_answer
+
+    building = building_answer({"Rakennustunnus": "100012345A"}, "PERUSSANOMA 1")
+    assert named_objects(building, BUILDING_QUERY) == ("100012345A", ("100012345A",))
+    _read_object(building, BUILDING_QUERY, "100012345A")
+    prop = property_answer({"Kiinteistotunnus": "09140300010005"}, "PERUSSANOMA 1")
+    assert named_objects(prop, PROPERTY_QUERY) == ("09140300010005", ("09140300010005",))
+    _read_object(prop, PROPERTY_QUERY, "09140300010005")
+
+
+@pytest.mark.parametrize(
+    ("operation", "path", "other"),
+    [
+        (
+            BUILDING_QUERY,
+            "{*}response/{*}VTJRakennusVastaussanoma/{*}Rakennus/{*}Rakennustunnus",
+            "100098765K",
+        ),
+        (BUILDING_QUERY, "{*}request/{*}Rakennustunnus", "100098765K"),
+        (
+            PROPERTY_QUERY,
+            "{*}response/{*}VTJKiinteistoVastaussanoma/{*}Kiinteisto/{*}Kiinteistotunnus",
+            "1-2-3-4",
+        ),
+        (PROPERTY_QUERY, "{*}request/{*}Kiinteistotunnus", "09140300010006"),
+    ],
+)
+def test_an_answer_about_another_building_or_property_is_inconsistent(
+    operation: str, path: str, other: str
+) -> None:
+    from xroad_vtj.errors import InconsistentResponse
+    from xroad_vtj.simulator.objects import building_answer, property_answer
+
+    if operation == BUILDING_QUERY:
+        asked, answer = "100012345A", building_answer({"Rakennustunnus": "100012345A"}, "PERUSSANOMA 1")
+    else:
+        asked, answer = (
+            "09140300010005",
+            property_answer({"Kiinteistotunnus": "09140300010005"}, "PERUSSANOMA 1"),
+        )
+    with pytest.raises(InconsistentResponse):
+        _read_object(_rename(answer, path, other), operation, asked)
+
+
+def test_related_objects_and_a_property_written_with_dashes_are_the_object_asked() -> None:
+    from xroad_vtj.simulator.objects import property_answer
+
+    answer = property_answer({"Kiinteistotunnus": "09140300010005"}, "PERUSSANOMA 1")
+    _rename(
+        answer, "{*}response/{*}VTJKiinteistoVastaussanoma/{*}Kiinteisto/{*}Kiinteistotunnus", "91-403-1-5"
+    )
+    # the property's buildings are named by Rakennustunnus inside it: related objects, not another property
+    _read_object(answer, PROPERTY_QUERY, "09140300010005")
+
+
+def test_a_not_found_building_answer_names_no_object_and_passes() -> None:
+    from xroad_vtj.simulator.objects import building_answer
+
+    answer = building_answer({"Rakennustunnus": "100099999X"}, "PERUSSANOMA 1")
+    for echo in answer.iterfind("{*}request"):
+        answer.remove(echo)
+    _read_object(answer, BUILDING_QUERY, "100099999X")

@@ -8,7 +8,8 @@ import pytest
 from lxml import etree
 
 from xroad_vtj.errors import InvalidHetu, InvalidRequest
-from xroad_vtj.vtj.request import VTJ_NS, build_henkilon_tunnus_kysely
+from xroad_vtj.vtj.operations import build_henkilon_tunnus_kysely
+from xroad_vtj.vtj.request import VTJ_NS
 
 ARGS: dict[str, str] = {
     "product": "PERUSSANOMA 1",

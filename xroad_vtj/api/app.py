@@ -44,6 +44,7 @@ from xroad_vtj.product_schemas import ProductSchemas
 from xroad_vtj.query import QueryService, VtjQuery
 from xroad_vtj.route_probe import RouteProbe
 from xroad_vtj.transport import Transport
+from xroad_vtj.vtj.identifiers import canonical_subject
 from xroad_vtj.vtj.operations import (
     BUILDING_QUERY,
     BUILDING_SEARCH,
@@ -307,7 +308,7 @@ async def _search(request: web.Request, params: Mapping[str, Any]) -> web.Respon
     rows = await request.app[STORE].search(
         xroad_id=texts["xroad_id"],
         end_user=texts["end_user"],
-        subject=texts["subject"],
+        subject=canonical_subject(texts["subject"]) if texts["subject"] else None,
         since=_when(params, "from"),
         until=_when(params, "to"),
         limit=limit,

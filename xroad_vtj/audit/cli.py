@@ -26,6 +26,7 @@ from xroad_vtj.audit.config import AuditConfig, parse_audit_config
 from xroad_vtj.audit.store import AuditStore, open_store
 from xroad_vtj.config import _dsn_has_password, apply_env_overrides
 from xroad_vtj.errors import AuditUnavailable, ConfigError, XRoadVtjError
+from xroad_vtj.vtj.identifiers import canonical_subject
 
 
 def _load_audit_config(path: Path) -> AuditConfig:
@@ -78,7 +79,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
         rows = await store.search(
             xroad_id=args.xroad_id,
             end_user=args.end_user,
-            subject=args.subject,
+            subject=canonical_subject(args.subject) if args.subject else None,
             since=args.since,
             until=args.until,
             limit=args.limit,
@@ -232,7 +233,10 @@ def add_audit_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
     search = command("search", "print matching queries as JSON lines", _cmd_search)
     search.add_argument("--xroad-id", help="X-Road message id")
     search.add_argument("--end-user")
-    search.add_argument("--subject", help="henkilötunnus (matched through the blind index)")
+    search.add_argument(
+        "--subject",
+        help="henkilötunnus, SATU, building or property identifier in any written form (blind index)",
+    )
     search.add_argument("--from", dest="since", type=_when, help="requested at or after (ISO 8601)")
     search.add_argument("--to", dest="until", type=_when, help="requested before (ISO 8601)")
     search.add_argument("--limit", type=int, default=1000)

@@ -37,6 +37,7 @@ from xroad_vtj.auditor.exports import report_csv, subject_report_xml
 from xroad_vtj.auditor.i18n import translator
 from xroad_vtj.auditor.session import ReportQuery, Session, Sessions
 from xroad_vtj.errors import NotFound, XRoadVtjError
+from xroad_vtj.vtj.identifiers import canonical_subject
 
 log = structlog.get_logger("xroad_vtj.auditor")
 
@@ -211,8 +212,8 @@ def _form_text(form: Any, name: str, limit: int = FIELD_MAX) -> str:
 
 
 def _subject(form: Any) -> str:
-    # Identifiers are stored as the service validated them: upper-case check characters.
-    return _form_text(form, "subject", 64).upper()
+    # Identifiers are stored as the service sent them: upper-case check characters, a property in 14 digits.
+    return canonical_subject(_form_text(form, "subject", 64).upper())
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,9 @@
 
 stdout gets exactly one line, the URL with the access token (so a wrapper can read it); warnings and errors
 go to stderr as one line each. aiohttp's access log is off: the token URL must not end up in a log.
+
+The view opens the service's store as it finds it: it refuses to start when the store or its keys are missing
+(it never creates them), and it writes nothing but its ``audit_access`` events (no checkpoint at exit).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from aiohttp import web
 
 from xroad_vtj.audit.config import AuditConfig
 from xroad_vtj.audit.store import AuditStore, open_store
-from xroad_vtj.auditor.app import STATE, create_view_app
+from xroad_vtj.auditor.app import create_view_app
 from xroad_vtj.auditor.i18n import LANGS
 from xroad_vtj.auditor.session import Sessions
 from xroad_vtj.errors import ConfigError, XRoadVtjError
@@ -101,6 +104,7 @@ async def serve(
     if config.backend == "sqlite" and path is not None and not path.exists():
         # opening would create an empty store and new keys: an auditor wants the service's log
         raise ConfigError(f"no audit store at {path} (audit.sqlite_path)")
+    refuse_missing_keys(config)
     store: AuditStore = open_store(config, instance=f"auditor-{socket.gethostname()}")
     await store.open(checkpoints=False)
     sessions = Sessions()
@@ -134,13 +138,30 @@ async def serve(
                 loop.remove_signal_handler(sig)
     finally:
         await runner.cleanup()
-        try:
-            if app[STATE].events_appended:
-                # the auditor's own trail gets a signed checkpoint, as the service's records do
-                await store.checkpoint(only_if_new=False)
-        finally:
-            await store.close()
+        # No checkpoint here: the view writes nothing but its audit_access events; the service's own
+        # checkpoints cover them at its next interval.
+        await store.close()
     return 0
+
+
+def refuse_missing_keys(config: AuditConfig) -> None:
+    """Refuse to start unless the data key and the signing key and certificate exist.
+
+    Checked before the store is opened: for SQLite, opening creates missing key files, and a view that made
+    itself new keys would read nothing of the service's log (and sign with a key nobody trusts).
+    """
+    config = config.with_defaults()
+    for setting, path in (
+        ("audit.data_key_file", config.data_key_file),
+        ("audit.signing_key_file", config.signing_key_file),
+        ("audit.signing_cert_file", config.signing_cert_file),
+    ):
+        if path is None:
+            raise ConfigError(
+                f"{setting} is not configured: the view uses the service's keys and creates none"
+            )
+        if not path.is_file():
+            raise ConfigError(f"no {setting} at {path}: the view uses the service's keys and creates none")
 
 
 def _bound_port(runner: web.AppRunner) -> int:

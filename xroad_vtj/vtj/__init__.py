@@ -8,7 +8,8 @@
 
 from xroad_vtj.vtj.codes import RETURN_CODES, Outcome, describe, normalise_code, outcome_for
 from xroad_vtj.vtj.hetu import Hetu, is_valid_hetu, parse_hetu
-from xroad_vtj.vtj.request import END_USER_MAX_LENGTH, VTJ_NS, build_henkilon_tunnus_kysely
+from xroad_vtj.vtj.operations import build_henkilon_tunnus_kysely
+from xroad_vtj.vtj.request import END_USER_MAX_LENGTH, VTJ_NS
 from xroad_vtj.vtj.response import (
     DATA_CATEGORIES,
     Address,

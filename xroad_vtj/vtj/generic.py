@@ -64,11 +64,13 @@ def children_json(children: Iterable[etree._Element], into: dict[str, Any] | Non
     return out
 
 
-def content_json(element: etree._Element) -> dict[str, Any]:
-    """The element's attributes and non-empty child elements as one object (the element's own name dropped)."""
+def content_json(element: etree._Element, exclude: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The element's attributes and non-empty child elements as one object (the element's own name dropped);
+    children whose local name is in ``exclude`` are left out."""
     out: dict[str, Any] = {}
     _attributes(element, out)
-    return children_json(element.iterchildren(etree.Element), out)
+    children = (c for c in element.iterchildren(etree.Element) if _local(c.tag) not in exclude)
+    return children_json(children, out)
 
 
 def element_json(element: etree._Element) -> Any:

@@ -32,6 +32,7 @@ from xroad_vtj.errors import (
 __all__ = [
     "APARTMENT_ID_MAX_LENGTH",
     "CRITERIA_MAX_BYTES",
+    "canonical_subject",
     "check_apartment_id",
     "check_criteria_xml",
     "parse_building_id",
@@ -78,6 +79,23 @@ def parse_property_id(value: str) -> str:
         raise InvalidPropertyId("property_id must be written 091-403-0001-0005, 91-403-1-5 or 09140300010005")
     municipality, village, block, unit = match.groups()
     return f"{municipality:0>3}{village:0>3}{block:0>4}{unit:0>4}"
+
+
+def canonical_subject(text: str) -> str:
+    """The form in which the pipeline sends (and the audit indexes) a subject written as ``text``.
+
+    A valid SATU, building or property identifier comes back in its canonical form (a property identifier in
+    its 14-digit storage form, whichever of its written forms is given); a henkilötunnus and anything else
+    come back unchanged. Searches and refusal records use it, so that ``91-403-1-5`` finds the query that
+    was sent as ``09140300010005``.
+    """
+    candidate = text.strip().upper()
+    for parse in (parse_satu, parse_building_id, parse_property_id):
+        try:
+            return parse(candidate)
+        except InvalidRequest:
+            continue
+    return text
 
 
 # Judging only: no entities resolved, nothing loaded, comments kept so that a PI or DTD cannot hide in them.

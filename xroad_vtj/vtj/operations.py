@@ -33,8 +33,9 @@ from lxml import etree
 from xroad_vtj.errors import InvalidRequest, InvalidUpstreamResponse, UpstreamRejected
 from xroad_vtj.vtj.codes import BODY_FAULT_NOT_FOUND, Outcome, normalise_code, outcome_for
 from xroad_vtj.vtj.generic import content_json
+from xroad_vtj.vtj.hetu import parse_hetu
 from xroad_vtj.vtj.request import END_USER_MAX_LENGTH, VTJ_NS
-from xroad_vtj.vtj.response import henkilo_protected
+from xroad_vtj.vtj.response import henkilo_protected, merged_return_code
 
 __all__ = [
     "BUILDING_QUERY",
@@ -46,8 +47,10 @@ __all__ = [
     "PROPERTY_SEARCH",
     "SCHEMA_QUERY",
     "GenericResult",
+    "build_henkilon_tunnus_kysely",
     "build_operation_body",
     "build_schema_body",
+    "named_objects",
     "parse_generic_response",
     "parse_schema_response",
 ]
@@ -143,6 +146,23 @@ def build_operation_body(
     return wrapper
 
 
+def build_henkilon_tunnus_kysely(
+    *, product: str, username: str, password: str, end_user: str, hetu: str
+) -> etree._Element:
+    """The person query by henkilötunnus: :func:`build_operation_body` after the hetu is validated
+    (:class:`~xroad_vtj.errors.InvalidHetu` otherwise). Kept for the benchmarks and callers that build one
+    person query; the pipeline calls :func:`build_operation_body` itself."""
+    parse_hetu(hetu)
+    return build_operation_body(
+        PERSON_QUERY,
+        product=product,
+        username=username,
+        password=password,
+        end_user=end_user,
+        fields=(("Henkilotunnus", hetu),),
+    )
+
+
 @functools.cache
 def _template(
     namespace: str, element_name: str, wrap_request: bool, names: tuple[str, ...]
@@ -193,6 +213,7 @@ class GenericResult:
 
 
 _DATA_OUTCOMES = frozenset({Outcome.FOUND, Outcome.DECEASED, Outcome.PASSIVATED})
+_FAULT_ELEMENTS = frozenset({"faultCode", "faultString"})
 
 
 def _local(tag: Any) -> str:
@@ -217,22 +238,24 @@ def parse_generic_response(wrapper: etree._Element, operation: str) -> GenericRe
     """Read ``<operation>Response`` (already taken out of the SOAP body) into a :class:`GenericResult`."""
     response = _response_of(wrapper, operation)
     fault_code: str | None = None
+    fault_string: str | None = None
     return_code: str | None = None
     product: str | None = None
-    documents = list(response.iterchildren(etree.Element))
-    for child in documents:
+    documents: list[etree._Element] = []  # the answer documents: everything but the fault elements
+    for child in response.iterchildren(etree.Element):
         name = _local(child.tag)
+        # Real answers carry empty faultCode/faultString beside a document: they are never data.
         if name == "faultCode":
             fault_code = fault_code or _text(child)
             continue
         if name == "faultString":
+            fault_string = fault_string or _text(child)
             continue
+        documents.append(child)
         product = product or (child.get("sanomatunnus") or "").strip() or None
-        if return_code is None:
-            for grandchild in child.iterchildren(etree.Element):
-                if _local(grandchild.tag) == "Paluukoodi" and (grandchild.get("koodi") or "").strip():
-                    return_code = normalise_code((grandchild.get("koodi") or "").strip())
-                    break
+        for grandchild in child.iterchildren(etree.Element):
+            if _local(grandchild.tag) == "Paluukoodi":
+                return_code = merged_return_code(return_code, grandchild)
     if fault_code is not None:
         outcome = (
             Outcome.NOT_FOUND
@@ -243,10 +266,51 @@ def parse_generic_response(wrapper: etree._Element, operation: str) -> GenericRe
         outcome = outcome_for(return_code)
     elif documents:
         outcome = Outcome.FOUND
+    elif fault_string is not None:
+        outcome = Outcome.UPSTREAM_REJECTED  # a fault without a code is still a fault, never a found answer
     else:
         raise InvalidUpstreamResponse("the VTJ answer's response element is empty")
-    data = content_json(response) if outcome in _DATA_OUTCOMES and fault_code is None else None
+    data = (
+        content_json(response, exclude=_FAULT_ELEMENTS)
+        if outcome in _DATA_OUTCOMES and fault_code is None and documents
+        else None
+    )
     return GenericResult(outcome, return_code, fault_code, data, product)
+
+
+# The object a building or property query asks about: the element naming it in the answer document, and its
+# identifier (also the request field VTJ echoes). Identifiers of other kinds inside it (a building's property, a
+# property's buildings) are related objects, not the one answered.
+_OBJECTS: dict[str, tuple[str, str]] = {
+    BUILDING_QUERY: ("Rakennus", "Rakennustunnus"),
+    PROPERTY_QUERY: ("Kiinteisto", "Kiinteistotunnus"),
+}
+
+
+def named_objects(wrapper: etree._Element, operation: str) -> tuple[str | None, tuple[str, ...]]:
+    """For a building or property query: the identifier echoed in ``request`` (None when none is), and the
+    identifiers the answer documents name their objects by (``response/*/Rakennus/Rakennustunnus``, or
+    ``response/*/Kiinteisto/Kiinteistotunnus``). Other operations name no object: ``(None, ())``."""
+    if operation not in _OBJECTS:
+        return None, ()
+    block, field = _OBJECTS[operation]
+    echoed: str | None = None
+    named: list[str] = []
+    for part in wrapper.iterchildren(etree.Element):
+        name = _local(part.tag)
+        if name == "request":
+            for child in part.iterchildren(etree.Element):
+                if _local(child.tag) == field:
+                    echoed = echoed or _text(child)
+        elif name == "response":
+            for document in part.iterchildren(etree.Element):
+                for item in document.iterchildren(etree.Element):
+                    if _local(item.tag) != block:
+                        continue
+                    for child in item.iterchildren(etree.Element):
+                        if _local(child.tag) == field and (value := _text(child)) is not None:
+                            named.append(value)
+    return echoed, tuple(named)
 
 
 # Under turvakielto a person found by criteria keeps only these blocks: who they are, not where they live.

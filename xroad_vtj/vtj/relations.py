@@ -28,6 +28,7 @@ __all__ = [
     "PersonExtras",
     "find_henkilo",
     "read_person_extras",
+    "request_echo",
     "search_criterion",
 ]
 
@@ -105,6 +106,11 @@ def search_criterion(wrapper: etree._Element, name: str) -> str | None:
     response = _child(wrapper, "response")
     sanoma = _child(response, "VTJHenkiloVastaussanoma") if response is not None else None
     return _leaf(sanoma, "Hakuperusteet", name) if sanoma is not None else None
+
+
+def request_echo(wrapper: etree._Element, name: str) -> str | None:
+    """``request/<name>`` as VTJ echoes the request it answers (trimmed), if it does and the field is not empty."""
+    return _leaf(wrapper, "request", name)
 
 
 def read_person_extras(wrapper: etree._Element, product: str) -> PersonExtras:

@@ -300,6 +300,19 @@ def _text(element: etree._Element) -> str | None:
     return text.strip() or None
 
 
+def merged_return_code(current: str | None, paluukoodi: etree._Element) -> str | None:
+    """The answer's return code once one more ``Paluukoodi`` is read: its ``koodi``, normalised.
+
+    Every answer reader uses it: a second ``Paluukoodi`` with a different code (or none beside a code) makes
+    the answer contradictory, and a contradictory answer is not used as data (:class:`InvalidUpstreamResponse`).
+    """
+    code = _attr(paluukoodi, "koodi")
+    code = normalise_code(code) if code else None
+    if current is not None and code != current:
+        raise InvalidUpstreamResponse("the VTJ answer holds contradicting return codes")
+    return code
+
+
 def _attr(element: etree._Element, name: str) -> str | None:
     value = element.get(name)
     if value is None:
@@ -612,12 +625,7 @@ def parse_henkilon_tunnus_kysely_response(wrapper: etree._Element) -> VtjResult:
         for child in sanoma.iterchildren(etree.Element):
             name = _local(child.tag)
             if name == "Paluukoodi":
-                code = _attr(child, "koodi")
-                code = normalise_code(code) if code else None
-                if return_code is not None and code != return_code:
-                    # Two different return codes: a contradictory answer is not used as data.
-                    raise InvalidUpstreamResponse("the VTJ answer holds contradicting return codes")
-                return_code = code
+                return_code = merged_return_code(return_code, child)
             elif name == "Hakuperusteet":
                 for criterion in child.iterchildren(etree.Element):
                     if _local(criterion.tag) == "Henkilotunnus":
