@@ -365,3 +365,11 @@ def test_a_not_found_building_answer_names_no_object_and_passes() -> None:
     for echo in answer.iterfind("{*}request"):
         answer.remove(echo)
     _read_object(answer, BUILDING_QUERY, "100099999X")
+
+
+def test_configuration_names_the_same_operations_as_the_protocol() -> None:
+    # config.py keeps its own copy so that loading configuration does not import the protocol code
+    from xroad_vtj.config import VTJ_OPERATIONS
+    from xroad_vtj.vtj.operations import OPERATIONS
+
+    assert VTJ_OPERATIONS == OPERATIONS

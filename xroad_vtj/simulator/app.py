@@ -23,7 +23,7 @@ from lxml import etree
 
 from xroad_vtj.errors import InvalidIdentifier, InvalidUpstreamResponse
 from xroad_vtj.simulator.objects import building_answer, property_answer, schema_answer, search_answer
-from xroad_vtj.simulator.persons import PERSONS, PRODUCTS, not_found_body, person_body, person_by_satu
+from xroad_vtj.simulator.persons import ECHOED, PERSONS, PRODUCTS, not_found_body, person_body, person_by_satu
 from xroad_vtj.vtj import is_valid_hetu
 from xroad_vtj.vtj.operations import (
     BUILDING_QUERY,
@@ -206,22 +206,7 @@ def _xml_response(body: bytes, status: int = 200) -> web.Response:
     return web.Response(status=status, body=body, headers={"Content-Type": "text/xml; charset=UTF-8"})
 
 
-_REQUEST_FIELDS = frozenset(
-    {
-        "SoSoNimi",
-        "Kayttajatunnus",
-        "Salasana",
-        "Loppukayttaja",
-        "Henkilotunnus",
-        "SahkoinenAsiointitunnus",
-        "Rakennustunnus",
-        "Huoneistotunnus",
-        "Kiinteistotunnus",
-        "HakuXml",
-        "Laji",
-        "laji",
-    }
-)
+_REQUEST_FIELDS = frozenset({*ECHOED, "Laji", "laji"})
 
 
 def _vtj_request_fields(body: etree._Element) -> dict[str, str]:

@@ -21,11 +21,13 @@ from typing import Any
 
 from lxml import etree
 
-__all__ = ["children_json", "content_json", "element_json"]
+__all__ = ["children_json", "content_json", "element_json", "local_name"]
 
 
-def _local(tag: str) -> str:
-    return tag.rpartition("}")[2]
+def local_name(tag: object) -> str:
+    """An element's name without its namespace; comments and processing instructions (whose tag is not a
+    string) have none."""
+    return tag.rpartition("}")[2] if isinstance(tag, str) else ""
 
 
 def _own_text(element: etree._Element) -> str | None:
@@ -40,7 +42,7 @@ def _attributes(element: etree._Element, into: dict[str, Any]) -> None:
     for name, value in element.attrib.items():
         value = str(value).strip()
         if value:
-            into["@" + _local(str(name))] = value
+            into["@" + local_name(str(name))] = value
 
 
 def _add(into: dict[str, Any], name: str, value: Any, repeated: set[str]) -> None:
@@ -60,7 +62,7 @@ def children_json(children: Iterable[etree._Element], into: dict[str, Any] | Non
     for child in children:
         value = element_json(child)
         if value is not None:
-            _add(out, _local(child.tag), value, repeated)
+            _add(out, local_name(child.tag), value, repeated)
     return out
 
 
@@ -69,7 +71,7 @@ def content_json(element: etree._Element, exclude: frozenset[str] = frozenset())
     children whose local name is in ``exclude`` are left out."""
     out: dict[str, Any] = {}
     _attributes(element, out)
-    children = (c for c in element.iterchildren(etree.Element) if _local(c.tag) not in exclude)
+    children = (c for c in element.iterchildren(etree.Element) if local_name(c.tag) not in exclude)
     return children_json(children, out)
 
 

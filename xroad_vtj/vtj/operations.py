@@ -32,7 +32,7 @@ from lxml import etree
 
 from xroad_vtj.errors import InvalidRequest, InvalidUpstreamResponse, UpstreamRejected
 from xroad_vtj.vtj.codes import BODY_FAULT_NOT_FOUND, Outcome, normalise_code, outcome_for
-from xroad_vtj.vtj.generic import content_json
+from xroad_vtj.vtj.generic import content_json, local_name
 from xroad_vtj.vtj.hetu import parse_hetu
 from xroad_vtj.vtj.request import END_USER_MAX_LENGTH, VTJ_NS
 from xroad_vtj.vtj.response import henkilo_protected, merged_return_code
@@ -216,20 +216,16 @@ _DATA_OUTCOMES = frozenset({Outcome.FOUND, Outcome.DECEASED, Outcome.PASSIVATED}
 _FAULT_ELEMENTS = frozenset({"faultCode", "faultString"})
 
 
-def _local(tag: Any) -> str:
-    return tag.rpartition("}")[2] if isinstance(tag, str) else ""
-
-
 def _text(element: etree._Element) -> str | None:
     text = etree.tostring(element, method="text", encoding="unicode", with_tail=False)
     return text.strip() or None
 
 
 def _response_of(wrapper: etree._Element, operation: str) -> etree._Element:
-    if _local(wrapper.tag) != operation + "Response":
+    if local_name(wrapper.tag) != operation + "Response":
         raise InvalidUpstreamResponse(f"the SOAP body does not hold a {operation}Response")
     for child in wrapper.iterchildren(etree.Element):
-        if _local(child.tag) == "response":
+        if local_name(child.tag) == "response":
             return child
     raise InvalidUpstreamResponse("the VTJ answer has no response element")
 
@@ -243,7 +239,7 @@ def parse_generic_response(wrapper: etree._Element, operation: str) -> GenericRe
     product: str | None = None
     documents: list[etree._Element] = []  # the answer documents: everything but the fault elements
     for child in response.iterchildren(etree.Element):
-        name = _local(child.tag)
+        name = local_name(child.tag)
         # Real answers carry empty faultCode/faultString beside a document: they are never data.
         if name == "faultCode":
             fault_code = fault_code or _text(child)
@@ -254,7 +250,7 @@ def parse_generic_response(wrapper: etree._Element, operation: str) -> GenericRe
         documents.append(child)
         product = product or (child.get("sanomatunnus") or "").strip() or None
         for grandchild in child.iterchildren(etree.Element):
-            if _local(grandchild.tag) == "Paluukoodi":
+            if local_name(grandchild.tag) == "Paluukoodi":
                 return_code = merged_return_code(return_code, grandchild)
     if fault_code is not None:
         outcome = (
@@ -297,18 +293,18 @@ def named_objects(wrapper: etree._Element, operation: str) -> tuple[str | None, 
     echoed: str | None = None
     named: list[str] = []
     for part in wrapper.iterchildren(etree.Element):
-        name = _local(part.tag)
+        name = local_name(part.tag)
         if name == "request":
             for child in part.iterchildren(etree.Element):
-                if _local(child.tag) == field:
+                if local_name(child.tag) == field:
                     echoed = echoed or _text(child)
         elif name == "response":
             for document in part.iterchildren(etree.Element):
                 for item in document.iterchildren(etree.Element):
-                    if _local(item.tag) != block:
+                    if local_name(item.tag) != block:
                         continue
                     for child in item.iterchildren(etree.Element):
-                        if _local(child.tag) == field and (value := _text(child)) is not None:
+                        if local_name(child.tag) == field and (value := _text(child)) is not None:
                             named.append(value)
     return echoed, tuple(named)
 
@@ -340,7 +336,7 @@ def withhold_protected_persons(wrapper: etree._Element) -> bool:
         if not henkilo_protected(henkilo):
             continue
         for block in list(henkilo.iterchildren(etree.Element)):
-            if _local(block.tag) not in _KEPT_UNDER_TURVAKIELTO:
+            if local_name(block.tag) not in _KEPT_UNDER_TURVAKIELTO:
                 henkilo.remove(block)
                 withheld = True
     return withheld
@@ -350,8 +346,8 @@ def parse_schema_response(wrapper: etree._Element) -> bytes:
     """The product schema document in a ``HaeTuotteenSkeemaResponse``, serialised as UTF-8 XML."""
     response = _response_of(wrapper, SCHEMA_QUERY)
     documents = list(response.iterchildren(etree.Element))
-    if len(documents) != 1 or _local(documents[0].tag) in ("faultCode", "faultString"):
-        fault = next((d for d in documents if _local(d.tag) == "faultCode"), None)
+    if len(documents) != 1 or local_name(documents[0].tag) in ("faultCode", "faultString"):
+        fault = next((d for d in documents if local_name(d.tag) == "faultCode"), None)
         if fault is not None:
             code = _text(fault)
             raise UpstreamRejected(

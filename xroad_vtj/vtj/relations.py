@@ -19,7 +19,7 @@ from typing import Any
 
 from lxml import etree
 
-from xroad_vtj.vtj.generic import children_json
+from xroad_vtj.vtj.generic import children_json, local_name
 from xroad_vtj.vtj.response import _MAPPED_BLOCKS, _date
 
 __all__ = [
@@ -63,13 +63,9 @@ class PersonExtras:
         return "PersonExtras(<redacted>)"
 
 
-def _local(tag: object) -> str:
-    return tag.rpartition("}")[2] if isinstance(tag, str) else ""
-
-
 def _child(element: etree._Element, name: str) -> etree._Element | None:
     for child in element.iterchildren(etree.Element):
-        if _local(child.tag) == name:
+        if local_name(child.tag) == name:
             return child
     return None
 
@@ -121,7 +117,7 @@ def read_person_extras(wrapper: etree._Element, product: str) -> PersonExtras:
         return PersonExtras(relations, None)
     unmapped: list[etree._Element] = []
     for child in henkilo.iterchildren(etree.Element):
-        name = _local(child.tag)
+        name = local_name(child.tag)
         key = RELATION_ELEMENTS.get(name)
         if key is not None:
             relation = _relation(child)

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from lxml import etree
 
 from xroad_vtj.errors import InvalidUpstreamResponse
+from xroad_vtj.vtj.generic import local_name
 from xroad_vtj.vtj.operations import (
     BUILDING_QUERY,
     BUILDING_SEARCH,
@@ -110,10 +111,6 @@ def build_soso_schema_request(product: str, kind: int) -> bytes:
     return _envelope(body)
 
 
-def _local(tag: object) -> str:
-    return tag.rpartition("}")[2] if isinstance(tag, str) else ""
-
-
 def _result_documents(result: etree._Element) -> list[etree._Element]:
     elements = list(result.iterchildren(etree.Element))
     if elements:
@@ -150,7 +147,7 @@ def parse_soso_response(
     element = DIRECT_ELEMENTS[operation]
     if len(content) != 1 or content[0].tag != f"{{{TEMPURI}}}{element}Response":
         raise InvalidUpstreamResponse(f"the SOAP body does not hold exactly one {element}Response")
-    results = [c for c in content[0].iterchildren(etree.Element) if _local(c.tag) == f"{element}Result"]
+    results = [c for c in content[0].iterchildren(etree.Element) if local_name(c.tag) == f"{element}Result"]
     if len(results) != 1:
         raise InvalidUpstreamResponse(f"the answer does not hold exactly one {element}Result")
     wrapper = etree.Element(f"{{{VTJ_NS}}}{operation}Response")
