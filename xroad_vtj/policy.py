@@ -14,7 +14,6 @@ import hashlib
 import hmac
 import time
 import unicodedata
-import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -80,7 +79,7 @@ _RETRY_AFTER = {
 
 
 def end_user_key(end_user: str) -> str:
-    """The canonical form quotas, the admission lock and the distinct-subject count use (NFKC, case-folded):
+    """The canonical form quotas and the distinct-subject count use (NFKC, case-folded):
     ``Maija`` and ``MAIJA`` are one end user. The audit record and ``Loppukayttaja`` keep the text as sent."""
     return unicodedata.normalize("NFKC", end_user).casefold()
 
@@ -116,37 +115,50 @@ class _Reservation:
             self.end_user.undo(self.at, self.subject_index, self.previous)
 
 
+@dataclass(slots=True)
+class Admission:
+    """One query between its quota check and its intent: where :meth:`Policy.authorize_query` puts the
+    query's reservation, so that :meth:`Policy.admission` can give it back."""
+
+    key: tuple[str, str]
+    reservation: _Reservation | None = None
+
+
 class Policy:
     def __init__(self, callers: tuple[CallerConfig, ...], store: AuditStore) -> None:
         self.callers = callers
         self.store = store
-        self._admission: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
-            weakref.WeakValueDictionary()
-        )
-        self._reserved: dict[tuple[str, str], _Reservation] = {}
+        # (caller, end user key) -> queries between quota check and intent: their states stay in memory
+        self._admitted: dict[tuple[str, str], int] = {}
+        self._loading: dict[tuple[str, str], asyncio.Future[EndUserUsage]] = {}
 
     @contextlib.asynccontextmanager
-    async def admission(self, caller: CallerConfig, end_user: str) -> AsyncIterator[None]:
-        """Serialise quota check + intent per (caller, end user) within this process.
+    async def admission(self, caller: CallerConfig, end_user: str) -> AsyncIterator[Admission]:
+        """The span of one query from its quota check to its written intent.
 
-        The query that :meth:`authorize_query` admits inside is counted at once; when the block fails with one
-        of our errors (a refusal, or the audit store could not write the intent) it is given back. Any other
-        end (e.g. cancelled while the intent was being written) keeps it counted: quotas err on the strict side.
+        No lock: the check and the reservation that counts the query run without an await between them
+        (:meth:`_check_quotas`), so simultaneous queries of one end user see each other's reservations and
+        cannot all pass a limit, while their intents still share commits. When the block fails with one of
+        our errors (a refusal, or the audit store could not write the intent) the reservation is given back;
+        a query checked meanwhile may have been refused because of it, which errs on the strict side. Any
+        other end (e.g. cancelled while the intent was being written) keeps it counted.
         """
         key = (caller.name, end_user_key(end_user))
-        lock = self._admission.get(key)
-        if lock is None:
-            lock = self._admission[key] = asyncio.Lock()
-        async with lock:
-            try:
-                yield
-            except XRoadVtjError:
-                reservation = self._reserved.pop(key, None)
-                if reservation is not None:
-                    reservation.release()
-                raise
-            finally:
-                self._reserved.pop(key, None)
+        admitted = self._admitted
+        admitted[key] = admitted.get(key, 0) + 1
+        ticket = Admission(key)
+        try:
+            yield ticket
+        except XRoadVtjError:
+            if ticket.reservation is not None:
+                ticket.reservation.release()
+            raise
+        finally:
+            left = admitted[key] - 1
+            if left:
+                admitted[key] = left
+            else:
+                del admitted[key]
 
     # --- authentication -------------------------------------------------------------------------------------
 
@@ -183,15 +195,20 @@ class Policy:
 
     # --- the data permit --------------------------------------------------------------------------------------
 
-    async def authorize_query(self, caller: CallerConfig, query: PersonQuery) -> None:
-        """The caller's purpose form and quotas. Each other check is made once, elsewhere: the ``query`` role by
-        the API before the body is read (``api/app.py``), the data permit (non-unique searches, the product in
-        the permit's spelling) by ``QueryService._authorize_permit`` just before this."""
+    async def authorize_query(
+        self, caller: CallerConfig, query: PersonQuery, admission: Admission | None = None
+    ) -> None:
+        """The caller's purpose form and quotas; the query is counted in ``admission`` (see :meth:`admission`;
+        without one its place cannot be given back). Each other check is made once, elsewhere: the ``query``
+        role by the API before the body is read (``api/app.py``), the data permit (non-unique searches, the
+        product in the permit's spelling) by ``QueryService._authorize_permit`` just before this."""
         if caller.purpose_pattern is not None and not caller.purpose_pattern.fullmatch(query.purpose):
             raise InvalidPurpose("purpose does not have the form this caller must use")
-        await self._check_quotas(caller, query)
+        await self._check_quotas(caller, query, admission)
 
-    async def _check_quotas(self, caller: CallerConfig, query: PersonQuery) -> None:
+    async def _check_quotas(
+        self, caller: CallerConfig, query: PersonQuery, admission: Admission | None
+    ) -> None:
         """Check every quota against the in-memory counts (:mod:`xroad_vtj.audit.usage`) and reserve the query.
 
         No store round trip in the common case: an end user's counts are read from the store once (first
@@ -209,7 +226,7 @@ class Policy:
         key = (caller.name, end_user_key(query.end_user))
         state: EndUserUsage | None = None
         if any(limit is not None for limit in per_end_user):
-            state = await store.end_user_usage(caller.name, key[1], query.end_user, self._admission)
+            state = await self._end_user_state(key, query.end_user)
         subject_index: str | None = None
         if q.distinct_subjects_per_end_user_per_day is not None:
             subject_index = store.keyring.current.blind_index(query.hetu)
@@ -226,7 +243,29 @@ class Policy:
         if caller_usage is not None:
             caller_usage.times.append(at)
         previous = state.add(at, subject_index) if state is not None else None
-        self._reserved[key] = _Reservation(caller_usage, state, at, subject_index, previous)
+        if admission is not None:
+            admission.reservation = _Reservation(caller_usage, state, at, subject_index, previous)
+
+    async def _end_user_state(self, key: tuple[str, str], end_user: str) -> EndUserUsage:
+        """An end user's in-memory state; simultaneous first queries share one load (a second load would
+        replace the state the first one's reservation is counted in)."""
+        state = self.store.usage.end_users.get(key)
+        if state is not None:
+            return state
+        pending = self._loading.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(
+                self.store.end_user_usage(key[0], key[1], end_user, self._admitted)
+            )
+            self._loading[key] = pending
+            pending.add_done_callback(lambda done: self._loaded(key, done))
+        # shielded: a waiter cancelled (client gone) must not cancel the load the others wait for
+        return await asyncio.shield(pending)
+
+    def _loaded(self, key: tuple[str, str], done: asyncio.Future[EndUserUsage]) -> None:
+        self._loading.pop(key, None)
+        if not done.cancelled():
+            done.exception()  # retrieved: a load whose waiters were all cancelled is not an unseen error
 
     def _over_limit(
         self, caller: CallerConfig, state: EndUserUsage | None, subject_index: str | None, *, near_only: bool

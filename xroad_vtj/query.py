@@ -338,11 +338,11 @@ class QueryService:
 
     async def run(self, caller: CallerConfig, query: VtjQuery) -> dict[str, Any]:
         """Authorize, audit the intent, send, verify, read, audit the outcome and answer, for any operation."""
-        # The quota check and the intent that counts towards the quota happen under one per-end-user lock, so
-        # that simultaneous queries of one end user cannot all pass a limit.
-        async with self.policy.admission(caller, query.end_user):
+        # The query counts towards the quotas from its check on; it is given back if its intent cannot be
+        # written (see Policy.admission).
+        async with self.policy.admission(caller, query.end_user) as admission:
             query = self._authorize_permit(caller, query)
-            await self.policy.authorize_query(caller, query)
+            await self.policy.authorize_query(caller, query, admission)
             prepared = self._build(query)
             audit_id = await self._record_intent(caller, query, prepared)
         return await self._exchange(caller, query, prepared, audit_id)

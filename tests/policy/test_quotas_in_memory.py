@@ -3,6 +3,7 @@ query's cost does not grow with the log (issue 12 §3)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -57,10 +58,10 @@ def caller(**quotas: int | None) -> CallerConfig:
 
 
 async def admit(policy: Policy, who: CallerConfig, end_user: str, hetu: str = HETUS[0]) -> None:
-    """What QueryService does: check under the admission lock, then write the intent."""
+    """What QueryService does: check within an admission, then write the intent."""
     query = PersonQuery.person(hetu=hetu, product="PERUSSANOMA 1", end_user=end_user, purpose="case")
-    async with policy.admission(who, end_user):
-        await policy.authorize_query(who, query)
+    async with policy.admission(who, end_user) as admission:
+        await policy.authorize_query(who, query, admission)
         from datetime import UTC, datetime
 
         await policy.store.append_intent(
@@ -135,3 +136,37 @@ async def test_near_a_limit_the_check_syncs_with_the_log_first(
     assert counting.syncs == 1
     with pytest.raises(QuotaExceeded):
         await admit(policy, who, "officer.c")
+
+
+async def _admit_all(policy: Policy, who: CallerConfig, end_user: str, n: int) -> list[BaseException | None]:
+    results = await asyncio.gather(
+        *(admit(policy, who, end_user, HETUS[i % len(HETUS)]) for i in range(n)), return_exceptions=True
+    )
+    return [r if isinstance(r, BaseException) else None for r in results]
+
+
+async def test_simultaneous_queries_of_one_end_user_are_counted_exactly_and_share_commits(
+    store: AuditStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    policy = Policy((), store)
+    who = caller(per_end_user_per_minute=10)
+    counting = Counting(store, monkeypatch)
+    before = store.commits
+    results = await _admit_all(policy, who, "officer.d", 25)
+    assert results.count(None) == 10  # exactly the limit passed, although all 25 were checked at once
+    assert all(isinstance(r, QuotaExceeded) for r in results if r is not None)
+    assert counting.loads == 1  # the first queries shared one read of the end user's day
+    # not one commit per intent: the admitted queries' intents were written together
+    assert store.commits - before < 10
+
+
+async def test_simultaneous_first_queries_share_one_load_and_keep_every_reservation(
+    store: AuditStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    policy = Policy((), store)
+    who = caller(per_end_user_per_day=1000)
+    counting = Counting(store, monkeypatch)
+    assert await _admit_all(policy, who, "officer.e", 12) == [None] * 12
+    assert counting.loads == 1
+    state = store.usage.end_users[("app", "officer.e")]
+    assert len(state.times) == 12  # a second load would have replaced the state and lost reservations

@@ -2,7 +2,7 @@
 
 Each identifier is parsed here, once; the pipeline takes the typed :class:`VtjQuery` from here on.
 
-The end user (``Loppukayttaja``) is who DVV may ask about for five years, and quotas and the admission lock are
+The end user (``Loppukayttaja``) is who DVV may ask about for five years, and quotas are
 kept per end user, so its spelling is checked here for every operation that takes one (issue 11 §2):
 
 - 1-50 printable characters, with no white space at either end;
