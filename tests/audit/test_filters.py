@@ -30,6 +30,22 @@ def test_search_where_adds_one_condition_per_given_filter_in_parameter_order() -
     assert params == ["id-1", "a", "b", "a", "b", "S", "U"]
 
 
+def test_search_where_filters_by_caller() -> None:
+    where, params = search_where(
+        "?",
+        in_list,
+        table="t",
+        xroad_id=None,
+        end_user="u",
+        subject_indexes=None,
+        since=None,
+        until=None,
+        caller="app",
+    )
+    assert where == "kind IN ('intent', 'refusal') AND end_user = ? AND caller = ?"
+    assert params == ["u", "app"]
+
+
 def test_search_where_without_filters_selects_every_intent_and_refusal() -> None:
     assert search_where(
         "%s", in_list, table="t", xroad_id=None, end_user=None, subject_indexes=None, since=None, until=None

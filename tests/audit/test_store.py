@@ -102,6 +102,17 @@ async def test_search_filters_by_subject_end_user_and_time(store: AuditStore) ->
     assert await store.search(xroad_id="no-such") == []
 
 
+async def test_search_by_caller_is_a_store_filter_applied_before_the_limit(store: AuditStore) -> None:
+    for n in range(1, 6):
+        await store.append_intent(intent(n, caller="caseapp"))
+    await store.append_intent(intent(6, caller="taxapp"))
+    await store.append_refusal(refusal())  # caller caseapp
+    rows = await store.search(caller="taxapp", limit=1)
+    assert [r["xroad_message_id"] for r in rows] == ["msg-6"]  # not lost behind caseapp's older records
+    assert len(await store.search(caller="caseapp")) == 6
+    assert await store.search(caller="nobody") == []
+
+
 async def test_concurrent_appends_get_one_gap_free_order(store: AuditStore) -> None:
     ids = await asyncio.gather(*(store.append_intent(intent(i)) for i in range(300)))
     assert len(set(ids)) == 300

@@ -23,6 +23,7 @@ def search_where(
     subject_indexes: Sequence[str] | None,
     since: str | None,
     until: str | None,
+    caller: str | None = None,
 ) -> tuple[str, list[Any]]:
     """Conditions selecting intent and refusal rows for a search, with their parameters.
 
@@ -30,7 +31,11 @@ def search_where(
     ``new_subject_index``): a search by the new hetu finds the query whose data came back under it."""
     where = ["kind IN ('intent', 'refusal')"]
     params: list[Any] = []
-    for condition, value in (("xroad_message_id = ", xroad_id), ("end_user = ", end_user)):
+    for condition, value in (
+        ("xroad_message_id = ", xroad_id),
+        ("end_user = ", end_user),
+        ("caller = ", caller),
+    ):
         if value is not None:
             where.append(condition + mark)
             params.append(value)

@@ -251,6 +251,7 @@ class AuditStore(abc.ABC):
         since: datetime | None = None,
         until: datetime | None = None,
         limit: int = 1000,
+        caller: str | None = None,
     ) -> list[dict[str, Any]]:
         """Queries (intent + newest outcome) and refusals matching every given filter, oldest first.
 
@@ -265,6 +266,7 @@ class AuditStore(abc.ABC):
             since=codec.time_bound(since),
             until=codec.time_bound(until),
             limit=max(0, limit),
+            caller=caller,
         )
         outcomes = await self._outcomes_for([aid for _, aid, kind, _ in rows if kind == "intent"])
         keyring = self.keyring
@@ -446,6 +448,7 @@ class AuditStore(abc.ABC):
         since: str | None,
         until: str | None,
         limit: int,
+        caller: str | None = None,
     ) -> list[tuple[int, str, str, str]]:
         """Intent and refusal rows ``(seq, audit_id, kind, body)`` matching the filters, by seq."""
         where, params = search_where(
@@ -457,6 +460,7 @@ class AuditStore(abc.ABC):
             subject_indexes=subject_indexes,
             since=since,
             until=until,
+            caller=caller,
         )
         rows = await self._fetch(
             f"SELECT seq, audit_id, kind, body FROM {self.RECORDS}"  # noqa: S608  # own names only

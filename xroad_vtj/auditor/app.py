@@ -368,18 +368,15 @@ async def search(request: web.Request) -> web.Response:
         return _page(
             request, "search.html", form=shown, results=None, error="search.need_filter", limited=False
         )
-    # caller is not a store filter: fetch more and narrow here
-    fetch = SEARCH_LIMIT * 10 if fields["caller"] else SEARCH_LIMIT + 1
     rows = await state.store.search(
         xroad_id=fields["xroad_id"] or None,
         end_user=fields["end_user"] or None,
+        caller=fields["caller"] or None,
         subject=subject or None,
         since=period.since,
         until=period.until,
-        limit=fetch,
+        limit=SEARCH_LIMIT + 1,
     )
-    if fields["caller"]:
-        rows = [r for r in rows if r["caller"] == fields["caller"]]
     limited = len(rows) > SEARCH_LIMIT
     rows = rows[:SEARCH_LIMIT]
     await _log_access(
