@@ -102,11 +102,15 @@ async def test_a_forged_append_with_the_database_credentials_does_not_verify(
 ) -> None:
     store, t = ten
     model = t.rows()[4][2]  # the refusal
+    shown = {None: "absent", "copied": "invalid"}.get(mac, "unknown_key")
     if mac == "copied":
         mac = json.loads(model)["mac"]
     seq = append_as_application(config, request, forged_refusal(model, mac))
     assert seq == 11
-    assert [r["reason"] for r in await store.search() if r["caller"] == "forger"] == ["forged"]  # it is there
+    found = {r["caller"]: r for r in await store.search()}
+    assert found["forger"]["reason"] == "forged"  # it is there, but a search shows what it is
+    assert found["forger"]["record_mac"] == shown
+    assert found["caseapp"]["record_mac"] == "valid"
     await store.checkpoint()  # ... and even signed over by the service's next checkpoint
     report = await store.verify()
     assert not report.ok and report.bad_seq == 11

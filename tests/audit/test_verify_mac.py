@@ -53,3 +53,26 @@ def test_checking_is_linear_in_the_body_size() -> None:
 
     small, large = timed(2_000), timed(32_000)
     assert large < small * 16 * 4 + 0.05
+
+
+def test_a_search_answer_shows_its_records_mac_and_never_decrypts_an_altered_one() -> None:
+    import json
+
+    from xroad_vtj.audit.chain import canonical_body
+
+    genuine = SEALED.decode()
+    shown = codec.checked_search_result(1, genuine, None, KEYRING, CHECKER)
+    assert shown["record_mac"] == "valid" and shown["subject"] == intent(1).subject
+    fields = json.loads(genuine)
+    fields["caller"] = "someone-else"
+    altered = canonical_body(fields)  # the MAC kept: it no longer matches
+    shown = codec.checked_search_result(1, altered, None, KEYRING, CHECKER)
+    assert shown["record_mac"] == "invalid" and shown["subject"] is None
+    del fields["mac"]
+    fields["audit_id"] = "a-9"  # posing as a record from before MACs, with a subject sealed for another id
+    shown = codec.checked_search_result(1, canonical_body(fields), None, KEYRING, CHECKER)
+    assert shown["record_mac"] == "invalid" and shown["subject"] is None
+    # a genuine intent whose outcome was forged: the query as a whole is not trusted
+    outcome_fields = {"kind": "outcome", "audit_id": "a-1", "outcome": "not_found"}
+    shown = codec.checked_search_result(1, genuine, canonical_body(outcome_fields), KEYRING, CHECKER)
+    assert shown["record_mac"] == "absent"

@@ -397,3 +397,37 @@ async def test_a_slow_count_shows_counting_and_the_next_load_has_the_numbers(
     await asyncio.sleep(0.8)
     html = await (await signed_in.get("/")).text()
     assert '<svg class="chart"' in html
+
+
+async def test_a_record_forged_without_the_data_key_is_flagged_in_search_and_on_its_page(
+    signed_in: Client, view_store: AuditStore
+) -> None:
+    import json
+    import sqlite3
+
+    from xroad_vtj.audit.chain import canonical_body, record_hash
+
+    assert view_store.config.sqlite_path is not None
+    forged_id = "00000000-0000-4000-8000-0000000000f0"
+    with sqlite3.connect(view_store.config.sqlite_path) as conn:
+        (model,) = conn.execute(
+            "SELECT body FROM audit_record WHERE kind = 'intent' ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        top, prev, period = conn.execute(
+            "SELECT seq, hash, period FROM audit_record ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        fields = json.loads(model)
+        # someone with write access to the file, without the key: the MAC of another record is copied in
+        fields.update(audit_id=forged_id, caller="forger")
+        body = canonical_body(fields)
+        conn.execute(
+            "INSERT INTO audit_record (seq, period, body, hash) VALUES (?, ?, ?, ?)",
+            (top + 1, period, body, record_hash(prev, top + 1, period, body.encode())),
+        )
+    html = await (await signed_in.post("/search", data={"caller": "forger"})).text()
+    assert _record_links(html) == [f"/records/{forged_id}"]
+    assert "MAC FAILED" in html
+    genuine = await (await signed_in.post("/search", data={"caller": "caseapp"})).text()
+    assert "MAC FAILED" not in genuine and _record_links(genuine)
+    page = await (await signed_in.get(f"/records/{forged_id}")).text()
+    assert 'id="record-mac"' in page and "authentication code does not match" in page

@@ -19,8 +19,9 @@ from typing import Any
 
 from xroad_vtj.audit.chain import canonical_body, iso, parse_iso, utcnow
 from xroad_vtj.audit.keys import RANDOM, Keyring
-from xroad_vtj.audit.mac import sealed_body
+from xroad_vtj.audit.mac import Mac, MacChecker, sealed_body, worst
 from xroad_vtj.audit.records import PERSON_OPERATION, Intent, Outcome, Refusal
+from xroad_vtj.errors import AuditUnavailable
 from xroad_vtj.policy import end_user_key
 
 FORMAT_VERSION = 1
@@ -192,8 +193,11 @@ def event_body(event: str, instance: str, details: Mapping[str, Any], keyring: K
     return _body(fields, keyring)
 
 
-def search_result(seq: int, body: str, outcome: str | None, keyring: Keyring) -> dict[str, Any]:
-    """One search answer: a query (intent joined with its newest outcome) or a refusal, JSON-able."""
+def search_result(
+    seq: int, body: str, outcome: str | None, keyring: Keyring, *, decrypt: bool = True
+) -> dict[str, Any]:
+    """One search answer: a query (intent joined with its newest outcome) or a refusal, JSON-able; without
+    ``decrypt`` the subjects are left out (None)."""
     rec: dict[str, Any] = json.loads(body)
     out: dict[str, Any] = json.loads(outcome) if outcome is not None else {}
     subject = rec.get("subject")
@@ -212,13 +216,15 @@ def search_result(seq: int, body: str, outcome: str | None, keyring: Keyring) ->
         "product": rec.get("product"),
         "client": rec.get("client"),
         "service": rec.get("service"),
-        "subject": keyring.decrypt(subject, audit_id) if subject is not None else None,
+        "subject": keyring.decrypt(subject, audit_id) if subject is not None and decrypt else None,
         # records written before these fields existed were all person queries by hetu through X-Road
         "operation": rec.get("operation", PERSON_OPERATION),
         "route": rec.get("route", "xroad"),
         "subject_kind": rec.get("subject_kind", "hetu" if subject is not None else None),
         "new_subject": (
-            keyring.decrypt(out["new_subject"], audit_id) if out.get("new_subject") is not None else None
+            keyring.decrypt(out["new_subject"], audit_id)
+            if out.get("new_subject") is not None and decrypt
+            else None
         ),
         "outcome": "refused" if refused else out.get("outcome"),
         "reason": rec.get("reason"),
@@ -235,6 +241,33 @@ def search_result(seq: int, body: str, outcome: str | None, keyring: Keyring) ->
         "request_sha512": rec.get("request_sha512"),
         "data_categories": out.get("data_categories", []),
     }
+
+
+def checked_search_result(
+    seq: int,
+    body: str,
+    outcome: str | None,
+    keyring: Keyring,
+    checker: MacChecker,
+    others: Iterable[str] = (),
+) -> dict[str, Any]:
+    """:func:`search_result` with ``record_mac``: the worst record MAC verdict of the query's records (``body``,
+    ``outcome`` and any ``others`` of it; see :func:`mac.worst`).
+
+    A record whose MAC does not match is shown as such, never as a genuine one, and its subjects are not
+    decrypted; one without a MAC whose subject does not decrypt is shown as ``invalid`` rather than failing
+    the whole search. A record with a valid MAC, or one naming a data key that is not configured, that does
+    not decrypt still raises: then the configured keys are wrong, which must not pass quietly."""
+    verdict = worst(checker, (body, outcome, *others))
+    try:
+        result = search_result(seq, body, outcome, keyring, decrypt=verdict is not Mac.INVALID)
+    except AuditUnavailable:
+        if verdict is not Mac.ABSENT:
+            raise
+        verdict = Mac.INVALID  # no MAC, and a subject that does not decrypt: altered
+        result = search_result(seq, body, outcome, keyring, decrypt=False)
+    result["record_mac"] = verdict.value
+    return result
 
 
 def time_bound(moment: datetime | None) -> str | None:

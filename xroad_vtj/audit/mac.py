@@ -16,7 +16,7 @@ none; they are accepted only before the first record that has one (see :mod:`xro
 from __future__ import annotations
 
 import hmac
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from enum import Enum
 from typing import Any
 
@@ -89,3 +89,21 @@ class MacChecker:
         if not hmac.compare_digest(actual, expected):
             return Mac.INVALID, tag
         return Mac.VALID, tag
+
+
+# how much a reader should distrust a record: a search answer shows the worst verdict of its records
+_SEVERITY = {Mac.VALID: 0, Mac.ABSENT: 1, Mac.UNKNOWN_KEY: 2, Mac.INVALID: 3}
+
+
+def worst(checker: MacChecker, bodies: Iterable[str | None]) -> Mac:
+    """The least trustworthy verdict over ``bodies`` (``None``: no such record, e.g. no outcome yet).
+
+    ``absent`` is what a record written before record MACs existed shows, and also what a forgery pretending
+    to be one shows: only ``audit verify`` can tell them apart (MAC-less records are valid only as a prefix)."""
+    verdict = Mac.VALID
+    for body in bodies:
+        if body is not None:
+            found, _ = checker.check(body.encode("utf-8", "surrogatepass"))
+            if _SEVERITY[found] > _SEVERITY[verdict]:
+                verdict = found
+    return verdict

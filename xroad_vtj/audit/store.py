@@ -29,6 +29,7 @@ from xroad_vtj.audit.chain import iso, utcnow
 from xroad_vtj.audit.config import AuditConfig
 from xroad_vtj.audit.filters import count_where, search_where
 from xroad_vtj.audit.keys import Keyring, new_key_text, read_key_file, write_private
+from xroad_vtj.audit.mac import MacChecker
 from xroad_vtj.audit.records import Intent, Outcome, Refusal
 from xroad_vtj.audit.retention import RetentionResult
 from xroad_vtj.audit.signing import create_signing_identity
@@ -256,7 +257,8 @@ class AuditStore(abc.ABC):
         """Queries (intent + newest outcome) and refusals matching every given filter, oldest first.
 
         ``since`` is inclusive, ``until`` exclusive, both on ``requested_at``. ``subject`` is matched through
-        the blind index under every configured data key.
+        the blind index under every configured data key. Each answer carries ``record_mac``
+        (:func:`codec.checked_search_result`; ``valid`` for what the service wrote).
         """
         indexes = self.keyring.blind_indexes(subject) if subject is not None else None
         rows = await self._search_rows(
@@ -270,7 +272,11 @@ class AuditStore(abc.ABC):
         )
         outcomes = await self._outcomes_for([aid for _, aid, kind, _ in rows if kind == "intent"])
         keyring = self.keyring
-        return [codec.search_result(seq, body, outcomes.get(aid), keyring) for seq, aid, _, body in rows]
+        checker = MacChecker(keyring)
+        return [
+            codec.checked_search_result(seq, body, outcomes.get(aid), keyring, checker)
+            for seq, aid, _, body in rows
+        ]
 
     async def raw_window(
         self, *, since: datetime, until: datetime | None = None, limit: int = 1_000_000

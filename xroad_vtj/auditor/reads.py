@@ -13,6 +13,7 @@ from typing import Any
 
 from xroad_vtj.audit import checkpoint as checkpoint_doc
 from xroad_vtj.audit import codec
+from xroad_vtj.audit.mac import MacChecker
 from xroad_vtj.audit.store import AuditStore
 from xroad_vtj.audit.xmldsig import SignatureInvalid
 
@@ -53,11 +54,14 @@ async def record(store: AuditStore, audit_id: str) -> RecordView | None:
     by_seq = {seq: body for seq, _, body, _ in rows}
     head = first[0]
     newest = by_seq[outcomes[-1].seq] if outcomes else None
-    result = codec.search_result(
+    # every stored record of the query counts, not only those shown: a forged extra outcome must show too
+    result = codec.checked_search_result(
         head.seq,
         _text(by_seq[head.seq]),
         _text(newest) if newest is not None else None,
         store.keyring,
+        MacChecker(store.keyring),
+        [_text(body) for body in by_seq.values()],
     )
     return RecordView(result, head, outcomes)
 
