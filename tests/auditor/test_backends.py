@@ -71,3 +71,22 @@ async def test_the_view_finds_a_property_by_any_written_form(
     for written in ("91-403-1-5", "091-403-0001-0005"):
         html = await (await client.post("/search", data={"subject": written})).text()
         assert re.findall(r"/records/([0-9a-f-]{36})", html)[:1] == [audit_id], written
+
+
+async def test_the_newest_access_events_are_found_however_many_records_follow_them(
+    store: AuditStore,  # noqa: F811  # the fixture imported above
+) -> None:
+    from tests.audit.helpers import intent
+    from xroad_vtj.audit import codec
+    from xroad_vtj.audit.chain import period_of, utcnow
+    from xroad_vtj.auditor import reads
+
+    await store.append_event("audit_access", {"auditor": "A", "page": "search"})
+    await store.append_event("audit_access", {"auditor": "B", "page": "record"})
+    await store.mark_unfinished_unknown(utcnow())  # another kind of event, newer
+    # a busy day after them: more records than any fixed look-back would cover
+    bodies = [codec.intent_body(intent(i), f"a-{i}", "t", store.keyring) for i in range(12_000)]
+    await store.append_bodies_at(bodies, [period_of(utcnow())] * len(bodies))
+    events = await reads.access_events(store, limit=5)
+    assert [e.auditor for e in events] == ["B", "A"]
+    assert [e.page for e in await reads.access_events(store, limit=1)] == ["record"]

@@ -18,8 +18,7 @@ from xroad_vtj.audit.store import AuditStore
 from xroad_vtj.audit.xmldsig import SignatureInvalid
 
 ACCESS_EVENT = "audit_access"
-TAIL_CHUNK = 2000
-TAIL_CHUNKS = 5  # look at most this far back for recent access events (10,000 records)
+EVENT_CHUNK = 500  # events read per round trip when looking for the newest access events
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,19 +98,26 @@ class AccessEvent:
 
 
 async def access_events(store: AuditStore, limit: int = 20) -> list[AccessEvent]:
-    """The newest ``audit_access`` events, newest first, among the last 10,000 records."""
+    """The newest ``audit_access`` events, newest first, however far back in the log they are.
+
+    Events are read through the kind index, newest first, a chunk at a time ("+seq": sort the events found
+    through the index rather than walk the whole log backwards); other events (sweeps, retention) are
+    skipped."""
     found: list[AccessEvent] = []
+    m = store.MARK
+    query = (
+        f"SELECT seq, body FROM {store.RECORDS}"  # noqa: S608  # own names only
+        f" WHERE kind = 'event' AND seq < {m} ORDER BY +seq DESC LIMIT {m}"
+    )
     before: int | None = None
-    for _ in range(TAIL_CHUNKS):
-        rows = await store.raw_tail(TAIL_CHUNK, before=before)
-        if not rows:
-            break
-        for seq, _, body, _ in reversed(rows):
+    while True:
+        rows = await store._fetch(query, [before if before is not None else 2**62, EVENT_CHUNK])
+        for seq, body in rows:
             fields = json.loads(_text(body))
-            if fields.get("kind") == "event" and fields.get("event") == ACCESS_EVENT:
+            if fields.get("event") == ACCESS_EVENT:
                 found.append(
                     AccessEvent(
-                        seq=seq,
+                        seq=int(seq),
                         at=datetime.fromisoformat(fields["recorded_at"].replace("Z", "+00:00")),
                         auditor=str(fields.get("auditor", "")),
                         page=str(fields.get("page", "")),
@@ -122,6 +128,9 @@ async def access_events(store: AuditStore, limit: int = 20) -> list[AccessEvent]
                 )
                 if len(found) >= limit:
                     return found
+        if len(rows) < EVENT_CHUNK:
+            return found
+        before = int(rows[-1][0])
         before = rows[0][0]
         if before <= 1:
             break
