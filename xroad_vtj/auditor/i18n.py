@@ -82,21 +82,21 @@ LABELS: dict[str, tuple[str, str]] = {
     "mac.flag": ("MAC FAILED", "MAC VIRHE"),
     "mac.invalid": (
         "This record's authentication code does not match: it was not written by the service with this "
-        "data key, or it was changed afterwards. Do not rely on it; run `xroad-vtj audit verify`.",
+        "data key, or it was changed afterwards. Do not rely on it; run “xroad-vtj audit verify”.",
         "Tietueen todennuskoodi ei täsmää: palvelu ei kirjoittanut sitä tällä tietoavaimella, tai sitä on "
-        "muutettu jälkikäteen. Älä luota siihen; aja `xroad-vtj audit verify`.",
+        "muutettu jälkikäteen. Älä luota siihen; aja “xroad-vtj audit verify”.",
     ),
     "mac.unknown_key": (
         "This record names a data key this view does not have: its authentication cannot be checked. "
-        "Configure the previous data keys, or run `xroad-vtj audit verify`.",
+        "Configure the previous data keys, or run “xroad-vtj audit verify”.",
         "Tietue viittaa tietoavaimeen, jota tällä näkymällä ei ole: sen todennusta ei voi tarkistaa. "
-        "Määritä aiemmat tietoavaimet tai aja `xroad-vtj audit verify`.",
+        "Määritä aiemmat tietoavaimet tai aja “xroad-vtj audit verify”.",
     ),
     "mac.absent": (
         "This record has no authentication code: it was written before record codes existed, or forged to "
-        "look so. `xroad-vtj audit verify` tells which.",
+        "look so. “xroad-vtj audit verify” tells which.",
         "Tietueella ei ole todennuskoodia: se on kirjoitettu ennen todennuskoodeja, tai väärennetty "
-        "näyttämään siltä. `xroad-vtj audit verify` kertoo kumpi.",
+        "näyttämään siltä. “xroad-vtj audit verify” kertoo kumpi.",
     ),
     "col.xroad_id": ("X-Road message id", "X-Road-viestin tunniste"),
     "col.latency": ("Latency", "Vasteaika"),
