@@ -24,7 +24,7 @@ async def service(
     return started
 
 
-@pytest.mark.parametrize("field", ["end_user", "xroad_id", "subject"])
+@pytest.mark.parametrize("field", ["end_user", "caller", "xroad_id", "subject"])
 async def test_a_nul_byte_in_a_search_filter_is_400_not_503(service: Running, field: str) -> None:
     async with service.session.post(
         f"{service.base}/v1/audit/search",
@@ -60,3 +60,13 @@ async def test_a_tampered_log_is_409_with_its_size_and_stored_head(running: Runn
     assert body["problem"] == f"record {seq} was altered (its content does not match its record MAC)"
     assert (body["records"], body["last_seq"]) == (intact["records"], intact["last_seq"])
     assert body["last_seq"] > 0 and body["head_hash"] == intact["head_hash"] != "0" * 64
+
+
+async def test_the_search_filters_by_caller_and_answers_each_records_mac(running: Running) -> None:
+    await running.query()
+    status, body = await running.get("/v1/audit/records?caller=nobody", AUDITOR_TOKEN)
+    assert (status, body["count"]) == (200, 0)
+    status, body = await running.get("/v1/audit/records?caller=caseapp", AUDITOR_TOKEN)
+    assert status == 200 and body["count"] >= 1
+    assert {r["caller"] for r in body["records"]} == {"caseapp"}
+    assert {r["record_mac"] for r in body["records"]} == {"valid"}

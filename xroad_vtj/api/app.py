@@ -282,7 +282,7 @@ async def product_schema(request: web.Request) -> web.Response:
     return web.Response(body=document, content_type="application/xml", charset="utf-8")
 
 
-AUDIT_FILTERS = ("xroad_id", "end_user", "subject", "from", "to", "limit")
+AUDIT_FILTERS = ("xroad_id", "end_user", "caller", "subject", "from", "to", "limit")
 
 
 def _when(params: Mapping[str, Any], key: str) -> datetime | None:
@@ -308,6 +308,7 @@ async def _search(request: web.Request, params: Mapping[str, Any]) -> web.Respon
     rows = await request.app[STORE].search(
         xroad_id=texts["xroad_id"],
         end_user=texts["end_user"],
+        caller=texts["caller"],
         subject=canonical_subject(texts["subject"]) if texts["subject"] else None,
         since=_when(params, "from"),
         until=_when(params, "to"),

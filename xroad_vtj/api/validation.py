@@ -200,7 +200,7 @@ def validate_identification_search(
     )
 
 
-SEARCH_TEXTS = ("xroad_id", "end_user", "subject")
+SEARCH_TEXTS = ("xroad_id", "end_user", "caller", "subject")
 _SEARCH_TEXT_LIMIT = 256
 
 
@@ -217,7 +217,7 @@ def search_texts(params: Mapping[str, Any]) -> dict[str, str | None]:
     for key in SEARCH_TEXTS:
         value = params.get(key)
         if value is not None and not isinstance(value, str):
-            raise InvalidRequest("xroad_id, end_user and subject must be strings", field=key)
+            raise InvalidRequest("xroad_id, end_user, caller and subject must be strings", field=key)
         if value is not None and (len(value) > _SEARCH_TEXT_LIMIT or _unstorable(value)):
             raise InvalidRequest(
                 f"{key} must be at most {_SEARCH_TEXT_LIMIT} characters without control characters or lone"

@@ -79,6 +79,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
         rows = await store.search(
             xroad_id=args.xroad_id,
             end_user=args.end_user,
+            caller=args.caller,
             subject=canonical_subject(args.subject) if args.subject else None,
             since=args.since,
             until=args.until,
@@ -233,6 +234,7 @@ def add_audit_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
     search = command("search", "print matching queries as JSON lines", _cmd_search)
     search.add_argument("--xroad-id", help="X-Road message id")
     search.add_argument("--end-user")
+    search.add_argument("--caller")
     search.add_argument(
         "--subject",
         help="henkilötunnus, SATU, building or property identifier in any written form (blind index)",
