@@ -55,6 +55,7 @@ def service_config(
     log_level: str = "info",
     timeout_seconds: float = 10,
     quotas: dict[str, int | None] | None = None,
+    metrics_port: int | None = None,
 ) -> Path:
     """Write a service configuration into ``workdir``: SQLite audit (durable commits), quotas off.
 
@@ -69,7 +70,7 @@ def service_config(
         "server": {
             "host": "127.0.0.1",
             "port": port,
-            "metrics_port": None,
+            "metrics_port": metrics_port,
             "max_in_flight": max_in_flight,
         },
         "xroad": {

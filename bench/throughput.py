@@ -12,8 +12,11 @@ import re
 import shutil
 import statistics
 import subprocess
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
 
 from bench.common import (
     QUERY_BODY,
@@ -46,6 +49,54 @@ class WrkResult:
     latency_p99_ms: float | None
 
 
+@dataclass(frozen=True)
+class BatchFigures:
+    """Group commit in the running service over one measured round, from its /metrics."""
+
+    commits: int
+    records: int
+    median_bucket: str  # the histogram bucket holding the median commit, e.g. "8-16"
+
+    @property
+    def mean(self) -> float:
+        return self.records / self.commits if self.commits else 0.0
+
+
+def scrape_batches(metrics_port: int) -> dict[str, float]:
+    """``xroad_vtj_audit_batch_records`` from the service's /metrics: cumulative bucket counts by upper
+    bound (``"+Inf"`` included), ``"sum"`` and ``"count"``."""
+    url = f"http://127.0.0.1:{metrics_port}/metrics"
+    with urllib.request.urlopen(url, timeout=10) as response:  # our own loopback child
+        text = response.read().decode()
+    out: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name != "xroad_vtj_audit_batch_records":
+            continue
+        for sample in family.samples:
+            if sample.name.endswith("_bucket"):
+                out[sample.labels["le"]] = sample.value
+            elif sample.name.endswith("_sum"):
+                out["sum"] = sample.value
+            elif sample.name.endswith("_count"):
+                out["count"] = sample.value
+    return out
+
+
+def batch_figures(before: dict[str, float], after: dict[str, float]) -> BatchFigures:
+    """The commits between two scrapes: how many, how many records, and the bucket of the median."""
+    commits = int(after.get("count", 0) - before.get("count", 0))
+    records = int(after.get("sum", 0) - before.get("sum", 0))
+    bounds = sorted((k for k in after if k not in ("sum", "count")), key=lambda k: float(k))
+    median_bucket, lower = "none", "0"
+    for bound in bounds:
+        if after[bound] - before.get(bound, 0) >= commits / 2 and commits:
+            median_bucket = f"{lower}-{bound}" if bound != "+Inf" else f"> {lower}"
+            break
+        lower = bound.removesuffix(".0")
+    median_bucket = median_bucket.replace(".0", "")
+    return BatchFigures(commits, records, median_bucket)
+
+
 @dataclass
 class ThroughputResult:
     baseline: list[WrkResult] = field(default_factory=list)
@@ -53,6 +104,8 @@ class ThroughputResult:
     service_cpu_per_request_ms: list[float] = field(default_factory=list)
     baseline_cpu_per_request_ms: list[float] = field(default_factory=list)
     simulator_cpu_share: list[float] = field(default_factory=list)
+    # the service's own histogram xroad_vtj_audit_batch_records over each measured round
+    batches: list[BatchFigures] = field(default_factory=list)
 
     @property
     def ratios(self) -> list[float]:
@@ -137,9 +190,13 @@ def run(
     try:
         baseline, baseline_port = start_baseline(workdir, sim_port)
         children.append(baseline)
-        port = free_port()
+        port, metrics_port = free_port(), free_port()
         config = service_config(
-            workdir / "service", port=port, simulator_port=sim_port, quotas=QUOTAS_ON if quotas else None
+            workdir / "service",
+            port=port,
+            simulator_port=sim_port,
+            quotas=QUOTAS_ON if quotas else None,
+            metrics_port=metrics_port,
         )
         script = LUA_END_USERS if quotas else LUA
         service = start_service(config, port, workdir / "service.log")
@@ -149,7 +206,9 @@ def run(
             run_wrk(baseline_port, warmup)
             b, b_cpu, _ = _measure(baseline_port, seconds, baseline, simulator)
             run_wrk(port, warmup, script=script)
+            batches_before = scrape_batches(metrics_port)
             s, s_cpu, sim_share = _measure(port, seconds, service, simulator, script)
+            result.batches.append(batch_figures(batches_before, scrape_batches(metrics_port)))
             result.baseline.append(b)
             result.service.append(s)
             result.baseline_cpu_per_request_ms.append(b_cpu)
