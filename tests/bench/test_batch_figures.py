@@ -10,7 +10,7 @@ def test_the_median_commit_bucket_and_mean_come_from_the_difference_of_two_scrap
     # 10 commits since: 2 of one record, 2 of 5-8 records, 6 of 9-16 records
     after = {"1.0": 7, "2.0": 7, "4.0": 7, "8.0": 9, "16.0": 15, "+Inf": 15, "sum": 5 + 2 + 14 + 67}
     after["count"] = 15
-    figures = batch_figures(before, after)
+    figures = batch_figures(before, after)  # the lower median: a tie stays in the lower bucket
     assert (figures.commits, figures.records, figures.median_bucket) == (10, 83, "8-16")
-    assert figures.mean == 8.3  # the lower median: a tie is not counted as reaching the next bucket
+    assert figures.mean == 8.3
     assert batch_figures(before, before).median_bucket == "none"
