@@ -193,6 +193,9 @@ def test_no_certificate_or_key_is_inlined_in_the_config_map() -> None:
         {"networkPolicy": {"egress": {"dvv": {"namespace": "dvv"}}}},
         {"networkPolicy": {"egress": {"dvv": {"port": 70000}}}},
         {"networkPolicy": {"egress": {"dvv": {"cidrs": ["vtj.dvv.fi"]}}}},
+        # the route decides the mounts and the NetworkPolicy: not to be moved behind the chart's back
+        {"extraEnv": {"XROAD_VTJ__VTJ__ROUTE": "xroad"}},
+        {"extraEnv": {"XROAD_VTJ__VTJ__DIRECT__URL": "https://elsewhere.example/"}},
     ],
     ids=lambda o: json.dumps(o, sort_keys=True),
 )
