@@ -103,6 +103,17 @@ def test_the_x_road_route_mounts_no_dvv_files_even_when_they_are_staged_in_value
         assert rendered.config["xroad"]["security_server_url"] == "http://xroad-security-server:8080/"
 
 
+def test_a_renewed_certificate_rolls_the_pods() -> None:
+    def annotations(certificate: str) -> Manifest:
+        rendered = render(merged(DIRECT, {"secrets": {"dvvTls": {"tlsCrt": certificate}}}))
+        found: Manifest = rendered.deployment["spec"]["template"]["metadata"]["annotations"]
+        return found
+
+    old, new = annotations(PEM_CERT), annotations(PEM_CERT.replace("placeholder", "renewed"))
+    assert old["checksum/secrets"] != new["checksum/secrets"]
+    assert old["checksum/config"] == new["checksum/config"]
+
+
 # --- the rendered config.yaml ---------------------------------------------------------------------------------
 
 
