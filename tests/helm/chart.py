@@ -132,6 +132,12 @@ def service_config(rendered: Rendered, root: Path) -> Config:
     Chart-made secrets are written with the data the chart put in them; an existingSecret's files get
     stand-ins. Every path under the secrets directory is moved to `root`, as the mount would place them.
     """
+    return parse_config(pod_config(rendered, root), root, environ={})
+
+
+def pod_config(rendered: Rendered, root: Path, data_dir: Path | None = None) -> Manifest:
+    """The rendered config.yaml as the pod sees it, as a mapping, with the secret files written under `root`
+    (see service_config) and, when `data_dir` is given, the data volume's paths moved there."""
     written: set[Path] = set()
     for volume in rendered.pod_spec["volumes"]:
         if "secret" not in volume:
@@ -144,7 +150,10 @@ def service_config(rendered: Rendered, root: Path) -> Config:
             target.write_bytes(base64.b64decode(value))
             written.add(target)
     text = rendered.one("ConfigMap", FULLNAME)["data"]["config.yaml"]
-    raw = yaml.safe_load(text.replace(f"{SECRETS_DIR}/", f"{root}/"))
+    moved = text.replace(f"{SECRETS_DIR}/", f"{root}/")
+    if data_dir is not None:
+        moved = moved.replace(f"{DATA_DIR}/", f"{data_dir}/")
+    raw: Manifest = yaml.safe_load(moved)
     for line in text.splitlines():
         _, _, value = line.partition(f"{SECRETS_DIR}/")
         if not value:
@@ -153,7 +162,7 @@ def service_config(rendered: Rendered, root: Path) -> Config:
         if target not in written:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(_stand_in(target.parent.name, target.name))
-    return parse_config(raw, root, environ={})
+    return raw
 
 
 def load_values(path: Path) -> Manifest:

@@ -20,8 +20,32 @@ from tests.helm.chart import (
 )
 
 CI_IDS = [path.name for path in CI_FILES]
-EXAMPLE = yaml.safe_load(EXAMPLE_CONFIG.read_text())
 FILE_SUFFIX = "_file"
+
+
+def _example(text: str) -> Any:
+    """The example config, with the blocks it shows commented out under a `key: null` line read as well.
+
+    `vtj.direct` is off by default, so the example gives it as `direct: null` followed by its keys commented
+    out ("#   url: …"): those keys are as much the service's as the live ones.
+    """
+    lines = text.splitlines()
+    out: list[str] = []
+    for index, line in enumerate(lines):
+        key, _, rest = line.partition(":")
+        block: list[str] = []
+        if key.strip() and not key.lstrip().startswith("#") and rest.split("#")[0].strip() == "null":
+            indent = " " * (len(key) - len(key.lstrip()))
+            for following in lines[index + 1 :]:
+                if not following.startswith(f"{indent}#   "):
+                    break
+                block.append(indent + "  " + following.removeprefix(f"{indent}#   "))
+        out.append(f"{key}:" if block else line)
+        out.extend(block)
+    return yaml.safe_load("\n".join(out))
+
+
+EXAMPLE = _example(EXAMPLE_CONFIG.read_text())
 
 
 def unknown_keys(rendered: Any, example: Any, path: str = "") -> list[str]:
@@ -88,6 +112,12 @@ def test_the_key_walk_finds_a_key_the_example_does_not_have() -> None:
         unknown_keys({"vtj": {"password_file": "/x"}, "callers": [{"token_sha256_file": "/y"}]}, EXAMPLE)
         == []
     )
+
+
+def test_the_example_shows_the_direct_routes_keys_commented_out() -> None:
+    assert EXAMPLE["vtj"]["direct"]["url"].startswith("https://")
+    assert set(EXAMPLE["vtj"]["direct"]["tls"]) == {"ca_file", "cert_file", "key_file"}
+    assert EXAMPLE["vtj"]["route"] == "xroad" and EXAMPLE["audit"]["dsn"] is None
 
 
 def test_rendered_config_parses_as_a_yaml_mapping(ci_rendered: Rendered) -> None:

@@ -27,12 +27,13 @@ EXPECTED_CI_FILES = {
     "mtls-values.yaml",
     "monitoring-values.yaml",
     "evidence-values.yaml",
+    "direct-values.yaml",
 }
 
 INFO = 1
 
 
-def test_ci_values_cover_defaults_postgresql_ha_mtls_monitoring_and_evidence() -> None:
+def test_ci_values_cover_defaults_postgresql_ha_mtls_monitoring_evidence_and_direct() -> None:
     assert {path.name for path in CI_FILES} >= EXPECTED_CI_FILES
 
 

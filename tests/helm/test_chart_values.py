@@ -224,7 +224,8 @@ def test_per_operation_services_and_the_schema_cache_reach_the_service(tmp_path:
         {"services": {"NoSuchOperation": "FI-TEST/GOV/0245437-2/VTJkysely/NoSuchOperation"}},
         {"services": {"RakennuksenTunnusKysely": "not a service id"}},
         {"product_schema_cache_seconds": -1},
-        {"route": "direct"},  # needs DVV's TLS files, which the chart does not mount
+        {"route": "direct"},  # without direct.url (tests/helm/test_chart_direct.py has the rest)
+        {"route": "XROAD"},
     ],
     ids=lambda o: json.dumps(o, sort_keys=True),
 )

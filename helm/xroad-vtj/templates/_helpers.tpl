@@ -97,6 +97,7 @@ the chart creates it (no existingSecret). Returns YAML: a list of {name, secretN
 {{- $wanted = append $wanted (list "callers" $s.callers.existingSecret (gt (len $tokenCallers) 0)) }}
 {{- $wanted = append $wanted (list "db" $s.database.existingSecret (eq .Values.config.audit.backend "postgresql")) }}
 {{- $wanted = append $wanted (list "xroad-tls" $s.xroadTls.existingSecret $s.xroadTls.enabled) }}
+{{- $wanted = append $wanted (list "dvv-tls" $s.dvvTls.existingSecret (include "xroad-vtj.direct" .)) }}
 {{- $wanted = append $wanted (list "server-tls" $s.serverTls.existingSecret $s.serverTls.enabled) }}
 {{- $out := list }}
 {{- range $wanted }}
@@ -108,19 +109,47 @@ the chart creates it (no existingSecret). Returns YAML: a list of {name, secretN
 {{- toYaml (dict "volumes" $out) }}
 {{- end }}
 
-{{/* The port of the security server URL: explicit, else from the URL, else the scheme's default. */}}
-{{- define "xroad-vtj.securityServerPort" -}}
-{{- $explicit := .Values.networkPolicy.egress.securityServer.port }}
-{{- if $explicit }}
-{{- $explicit }}
-{{- else }}
-{{- $u := urlParse .Values.config.xroad.security_server_url }}
+{{/* "true" when VTJ is reached over DVV's direct service (config.vtj.route direct), else empty. */}}
+{{- define "xroad-vtj.direct" -}}
+{{- if eq (default "xroad" .Values.config.vtj.route) "direct" }}true{{ end }}
+{{- end }}
+
+{{/* Whether the DVV TLS secret holds ca.crt: chart-made with caCrt, or an existingSecret declared to. */}}
+{{- define "xroad-vtj.dvvCaCrt" -}}
+{{- $d := .Values.secrets.dvvTls }}
+{{- if $d.existingSecret }}{{ if $d.existingSecretHasCaCrt }}true{{ end }}
+{{- else if $d.caCrt }}true
+{{- end }}
+{{- end }}
+
+{{/* A URL's port: explicit in the URL, else the scheme's default. Takes the URL. */}}
+{{- define "xroad-vtj.urlPort" -}}
+{{- $u := urlParse . }}
 {{- $hostport := splitList ":" (get $u "host") }}
 {{- if gt (len $hostport) 1 }}
 {{- last $hostport }}
 {{- else if eq (get $u "scheme") "https" }}443
 {{- else }}80
 {{- end }}
+{{- end }}
+
+{{/* The port of the security server URL: explicit, else from the URL, else the scheme's default. */}}
+{{- define "xroad-vtj.securityServerPort" -}}
+{{- $explicit := .Values.networkPolicy.egress.securityServer.port }}
+{{- if $explicit }}
+{{- $explicit }}
+{{- else }}
+{{- include "xroad-vtj.urlPort" .Values.config.xroad.security_server_url }}
+{{- end }}
+{{- end }}
+
+{{/* The port of DVV's direct service: networkPolicy.egress.dvv.port, else from config.vtj.direct.url. */}}
+{{- define "xroad-vtj.dvvPort" -}}
+{{- $explicit := .Values.networkPolicy.egress.dvv.port }}
+{{- if $explicit }}
+{{- $explicit }}
+{{- else }}
+{{- include "xroad-vtj.urlPort" .Values.config.vtj.direct.url }}
 {{- end }}
 {{- end }}
 
@@ -141,7 +170,12 @@ Secrets are never inlined: every secret key points to a file in a mounted secret
 {{- end }}
 {{- $_ := set $server "tls" $tls }}
 {{- end }}
+{{- $direct := include "xroad-vtj.direct" . }}
 {{- $xroad := deepCopy $c.xroad }}
+{{- if $direct }}
+{{- /* No security server on the direct route: the service takes vtj.direct.url in its place. */}}
+{{- $xroad = omit $xroad "security_server_url" }}
+{{- end }}
 {{- if $s.xroadTls.enabled }}
 {{- $tls := dict "ca_file" (printf "%s/xroad-tls/ca.crt" $sec) }}
 {{- if $s.xroadTls.mutual }}
@@ -150,7 +184,15 @@ Secrets are never inlined: every secret key points to a file in a mounted secret
 {{- end }}
 {{- $_ := set $xroad "tls" $tls }}
 {{- end }}
-{{- $vtj := merge (dict "password_file" (printf "%s/vtj/password" $sec)) (deepCopy $c.vtj) }}
+{{- $vtj := merge (dict "password_file" (printf "%s/vtj/password" $sec)) (omit (deepCopy $c.vtj) "direct") }}
+{{- $_ := set $vtj "route" (default "xroad" $c.vtj.route) }}
+{{- if $direct }}
+{{- $tls := dict "cert_file" (printf "%s/dvv-tls/tls.crt" $sec) "key_file" (printf "%s/dvv-tls/tls.key" $sec) }}
+{{- if include "xroad-vtj.dvvCaCrt" . }}
+{{- $_ := set $tls "ca_file" (printf "%s/dvv-tls/ca.crt" $sec) }}
+{{- end }}
+{{- $_ := set $vtj "direct" (dict "url" $c.vtj.direct.url "tls" $tls) }}
+{{- end }}
 {{- $audit := deepCopy $c.audit }}
 {{- if eq $c.audit.backend "postgresql" }}
 {{- $_ := set $audit "dsn_file" (printf "%s/db/dsn" $sec) }}
@@ -309,15 +351,44 @@ template that depends on them, so `helm template` fails before anything is appli
 {{- fail "secrets.serverTls.clientAuth: set caCrt (the CA of the callers' certificates)" }}
 {{- end }}
 {{- end }}
+{{- $direct := include "xroad-vtj.direct" . }}
+{{- $d := $s.dvvTls }}
+{{- $vtjDirect := default (dict) .Values.config.vtj.direct }}
+{{- if $direct }}
+{{- if not (hasPrefix "https://" (default "" $vtjDirect.url)) }}
+{{- fail "config.vtj.route direct needs config.vtj.direct.url, DVV's https:// service URL" }}
+{{- end }}
 {{- if $s.xroadTls.enabled }}
+{{- fail "secrets.xroadTls is TLS to a security server, which the direct route has none of: set it disabled (the organisation's certificate for DVV goes in secrets.dvvTls)" }}
+{{- end }}
+{{- if and (not $d.existingSecret) (or (not $d.tlsCrt) (not $d.tlsKey)) }}
+{{- fail "secrets.dvvTls: config.vtj.route direct needs existingSecret (keys tls.crt, tls.key, optional ca.crt), or tlsCrt and tlsKey: the organisation's certificate registered with DVV and its key" }}
+{{- end }}
+{{- end }}
+{{- if hasKey $vtjDirect "tls" }}
+{{- fail "config.vtj.direct.tls is set by the chart (the files of secrets.dvvTls): leave it out and fill secrets.dvvTls" }}
+{{- end }}
+{{- if and $d.existingSecret $d.caCrt }}
+{{- fail "secrets.dvvTls.caCrt goes with a chart-made secret: with existingSecret put DVV's CA in its key ca.crt and set existingSecretHasCaCrt" }}
+{{- end }}
+{{- if and (not $d.existingSecret) $d.existingSecretHasCaCrt }}
+{{- fail "secrets.dvvTls.existingSecretHasCaCrt goes with existingSecret: give DVV's CA in caCrt" }}
+{{- end }}
+{{- if and (not $direct) $s.xroadTls.enabled }}
 {{- if not (hasPrefix "https://" .Values.config.xroad.security_server_url) }}
 {{- fail "secrets.xroadTls.enabled needs an https:// config.xroad.security_server_url" }}
 {{- end }}
 {{- end }}
 {{- if .Values.networkPolicy.enabled }}
+{{- if $direct }}
+{{- if empty .Values.networkPolicy.egress.dvv.cidrs }}
+{{- fail "networkPolicy.egress.dvv: config.vtj.route direct needs cidrs, the addresses of DVV's direct service" }}
+{{- end }}
+{{- else }}
 {{- $ss := .Values.networkPolicy.egress.securityServer }}
 {{- if and (empty $ss.cidrs) (not $ss.namespace) }}
 {{- fail "networkPolicy.egress.securityServer: set cidrs or namespace" }}
+{{- end }}
 {{- end }}
 {{- $pg := .Values.networkPolicy.egress.postgresql }}
 {{- if and (not $sqlite) (empty $pg.cidrs) (not $pg.namespace) }}
