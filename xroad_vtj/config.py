@@ -618,8 +618,10 @@ def _parse_sections(raw: dict[str, Any], base_dir: Path, env_keys: set[str], sou
     xroad_raw = raw.get("xroad")
     if vtj.direct is not None and vtj.route == "direct" and isinstance(xroad_raw, Mapping):
         # The direct route has no security server; xroad still gives the client (the organisation named in
-        # audit records), the deadline, the answer size cap and the pool size.
-        xroad_raw = {"security_server_url": vtj.direct.url, **xroad_raw}
+        # audit records), the deadline, the answer size cap and the pool size. The direct URL is where queries
+        # go, so it wins over a security_server_url left in the file (which would otherwise show in
+        # diagnostics and get the plain-http warning for a server never used).
+        xroad_raw = {**xroad_raw, "security_server_url": vtj.direct.url}
     return Config(
         server=server,
         xroad=_xroad(xroad_raw, base_dir),

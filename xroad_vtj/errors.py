@@ -158,7 +158,7 @@ class UpstreamError(ProtocolError):
 
 class InvalidUpstreamResponse(UpstreamError):
     code = "invalid_upstream_response"
-    title = "The upstream response is not a valid X-Road SOAP message"
+    title = "The upstream response is not a valid SOAP answer"
 
 
 class UpstreamFault(UpstreamError):

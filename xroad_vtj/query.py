@@ -450,6 +450,14 @@ class QueryService:
             except (UnicodeError, LookupError):
                 # A charset or boundary the codecs cannot handle: an unreadable answer, not a crash.
                 raise InvalidUpstreamResponse("the answer cannot be decoded") from None
+            except InvalidUpstreamResponse:
+                # SOAP answers come with 200, and faults with 500: any other status with a body that is not
+                # SOAP (a proxy's or web server's error page, a wrong URL path) is named by its status
+                if reply is not None and reply.status not in (200, 500):
+                    raise InvalidUpstreamResponse(
+                        f"HTTP {reply.status} without a SOAP answer", problem=f"http status {reply.status}"
+                    ) from None
+                raise
         except XRoadVtjError as error:
             error.extra.update({k: v for k, v in ids.items() if v is not None})
             await self._record_failure(

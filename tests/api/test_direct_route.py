@@ -280,6 +280,21 @@ def test_direct_route_configuration_is_checked_at_start(
     assert message in caught.value.detail
 
 
+def test_on_the_direct_route_queries_go_to_the_direct_url_whatever_security_server_url_says(
+    tmp_path: Path,
+) -> None:
+    raw = base_config(tmp_path, "http://ss.example.fi/")  # a left-over security server, plain http
+    raw["vtj"]["route"] = "direct"
+    raw["vtj"]["direct"] = {
+        "url": "https://vtj.example.fi/SoSoAdapterService",
+        "tls": {"cert_file": "c.pem", "key_file": "k.pem"},
+    }
+    for name in ("c.pem", "k.pem"):
+        (tmp_path / name).write_text("x")
+    config = parse_config(raw, tmp_path, environ={})
+    assert config.xroad.security_server_url == "https://vtj.example.fi/SoSoAdapterService"
+
+
 async def run_check_on(tmp_path: Path, raw: dict[str, Any]) -> tuple[int, str]:
     import io
 
@@ -337,6 +352,8 @@ async def test_hostile_or_broken_direct_answers_are_refused_and_recorded(
     direct_simulator.knobs(mode=mode, count=1)
     status, problem = await post(direct, "/v1/person-queries", {"hetu": "010280-952L"})
     assert (status, problem["code"]) == (502, code)
+    if mode == "non_soap_502":  # named by its status, not as a broken X-Road message
+        assert problem["detail"] == "HTTP 502 without a SOAP answer"
     (row,) = await direct.service.store.search(subject="010280-952L")
     assert (row["route"], row["outcome"]) == ("direct", code)
 
