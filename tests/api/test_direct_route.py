@@ -58,7 +58,7 @@ def direct_config(tmp_path: Path, sim: Sim, tls: dict[str, Path], **tls_changes:
     del raw["xroad"]["security_server_url"]  # the direct route needs no security server
     raw["vtj"]["route"] = "direct"
     raw["vtj"]["direct"] = {
-        "url": sim.url,
+        "url": sim.url + "SoSoAdapterService",  # DVV serves under a path
         "tls": {
             "ca_file": str(tls["ca"]),
             "cert_file": str(tls["client_cert"]),
@@ -136,7 +136,7 @@ async def test_a_person_query_goes_direct_with_a_uuid_message_id_and_is_audited_
     assert body["message_id"].encode() in evidence
     assert row["request_sha512"] == base64.b64encode(hashlib.sha512(request).digest()).decode()
     assert row["received_request_hash"] is None
-    assert row["service"] == direct_simulator.url
+    assert row["service"] == direct_simulator.url + "SoSoAdapterService"
 
 
 @pytest.mark.parametrize(

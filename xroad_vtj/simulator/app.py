@@ -611,6 +611,9 @@ def create_simulator_app(
     app.router.add_get("/__simulator__/received", received_handler)
     app.router.add_post("/__simulator__/reset", reset_handler)
     app.router.add_route("*", "/", handle_direct if route == "direct" else handle)
+    if route == "direct":
+        # DVV's direct service lives under a path (e.g. /SoSoAdapterService): any path answers alike
+        app.router.add_route("*", "/{path:.+}", handle_direct)
     return app
 
 
