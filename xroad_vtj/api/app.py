@@ -118,10 +118,9 @@ async def context_middleware(request: web.Request, handler: Handler) -> web.Stre
         response = problem_response(XRoadVtjError())
     elapsed = time.perf_counter() - started
     response.headers["X-Request-Id"] = request_id
-    metrics.http_requests.labels(
-        route=route, method=request.method, status_class=f"{response.status // 100}xx"
-    ).inc()
-    metrics.http_duration.labels(route=route).observe(elapsed)
+    status_class = f"{response.status // 100}xx"
+    metrics.child(metrics.http_requests, route, request.method, status_class).inc()
+    metrics.child(metrics.http_duration, route).observe(elapsed)
     log.info(
         "http_request", method=request.method, route=route, status=response.status, seconds=round(elapsed, 4)
     )
@@ -150,6 +149,10 @@ def authenticate(request: web.Request, role: str) -> CallerConfig:
 async def read_body(request: web.Request) -> bytes:
     config = request.app[CONFIG]
     try:
+        if request.content.is_eof():
+            # The whole body has arrived with the headers (the usual small query): reading cannot wait, so no
+            # deadline timer is armed and cancelled for it. The size limit is checked by read() all the same.
+            return await request.read()
         async with asyncio.timeout(config.server.client_timeout_seconds):
             return await request.read()
     except TimeoutError:
@@ -242,7 +245,7 @@ async def _query(request: web.Request, endpoint: QueryEndpoint) -> web.Response:
         except XRoadVtjError as error:
             await refused(error)
             raise
-        metrics.queries.labels(outcome=answer["outcome"], operation=query.operation).inc()
+        metrics.child(metrics.queries, answer["outcome"], query.operation).inc()
         return json_response(answer)
     finally:
         state.in_flight -= 1
