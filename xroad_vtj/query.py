@@ -62,7 +62,7 @@ from xroad_vtj.vtj.operations import (
     parse_generic_response,
     withhold_protected_persons,
 )
-from xroad_vtj.vtj.relations import read_person_extras, request_echo, search_criterion
+from xroad_vtj.vtj.relations import person_extras, request_echo, search_criterion
 from xroad_vtj.vtj.soso import build_soso_request, parse_soso_response, soap_action
 from xroad_vtj.vtj.subject import check_object, check_subject
 from xroad_vtj.xroad import (
@@ -211,7 +211,7 @@ def read_person(wrapper: etree._Element, query: VtjQuery, caller: CallerConfig) 
     person_json: dict[str, Any] | None = None
     if person is not None:
         person_json = person.to_json()
-        extras = read_person_extras(wrapper, query.product)
+        extras = person_extras(result.other_blocks, query.product)
         person_json.update(extras.relations)
         if extras.extra is not None:
             person_json["extra"] = extras.extra
