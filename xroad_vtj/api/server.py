@@ -8,6 +8,7 @@ checkpoint.
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 import ssl
 from collections.abc import Awaitable, Callable
@@ -141,6 +142,21 @@ async def run_until_signalled(
     await stop()
 
 
+# Young-generation threshold of the cyclic garbage collector while serving (Python's default is 700). A query
+# allocates thousands of container objects, nearly all freed by reference counting; at the default every query
+# paid one or more collections of everything young in all the queries in flight. 7,000 made the collector's share
+# of a query's CPU about four times smaller under load; the cyclic garbage it lets wait is a few MB at most.
+GC_YOUNG_THRESHOLD = 7000
+
+
+def tune_gc() -> None:
+    """After start-up: move what start-up made (modules, configuration, keys, the app) out of the collector's
+    sight, so that full collections no longer walk it, and collect the young generation less often."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+
+
 async def serve(config: Config) -> None:
     service = Service(config)
 
@@ -152,6 +168,7 @@ async def serve(config: Config) -> None:
             # session and the audit store: close them, so that the one-line error is all the operator sees.
             await service.stop()
             raise
+        tune_gc()
 
     async def stop() -> None:
         await service.drain()
