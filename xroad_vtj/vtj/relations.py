@@ -14,6 +14,7 @@ answer in that shape); pure, no I/O.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -53,6 +54,7 @@ _MAPPED = _PERSON_BLOCKS | frozenset(RELATION_ELEMENTS)
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
+@functools.lru_cache(maxsize=64)  # a deployment asks for a few products; the key is made once per product
 def product_key(product: str) -> str:
     return " ".join(product.translate(_ASCII_LOWER).split())
 

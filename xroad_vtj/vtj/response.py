@@ -52,6 +52,7 @@ information). Elements of the person that fit no category are listed as ``other`
 from __future__ import annotations
 
 import datetime
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -351,14 +352,21 @@ def _date(value: str | None) -> str | None:
 def _timestamp(value: str | None) -> str | None:
     if value is None or not _TIMESTAMP.fullmatch(value):
         return None
+    return _iso_timestamp(value)
+
+
+# Answers given in the same second carry the same extraction time: the last few (14 digits each) are remembered
+# instead of being validated and formatted again for every answer.
+@functools.lru_cache(maxsize=64)
+def _iso_timestamp(digits: str) -> str | None:
     try:
         moment = datetime.datetime(
-            int(value[0:4]),
-            int(value[4:6]),
-            int(value[6:8]),
-            int(value[8:10]),
-            int(value[10:12]),
-            int(value[12:14]),
+            int(digits[0:4]),
+            int(digits[4:6]),
+            int(digits[6:8]),
+            int(digits[8:10]),
+            int(digits[10:12]),
+            int(digits[12:14]),
         )
     except ValueError:
         return None
