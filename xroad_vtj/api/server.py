@@ -142,10 +142,11 @@ async def run_until_signalled(
     await stop()
 
 
-# Young-generation threshold of the cyclic garbage collector while serving (Python's default is 700). A query
-# allocates thousands of container objects, nearly all freed by reference counting; at the default every query
-# paid one or more collections of everything young in all the queries in flight. 7,000 made the collector's share
-# of a query's CPU about four times smaller under load; the cyclic garbage it lets wait is a few MB at most.
+# Young-generation threshold of the cyclic garbage collector while serving (Python's default is 700). Under load
+# the young generation holds the live objects of every query in flight, so each collection walks all of them (~1 ms
+# at 32 in flight); at 700 one ran every ~20 queries. At 7,000 they are ten times rarer and each walks little more:
+# the collector's CPU under load fell from ~50 µs per query to a few (docs/performance.md, 2026-12-01). The cyclic
+# garbage that waits longer is a few MB at most.
 GC_YOUNG_THRESHOLD = 7000
 
 
