@@ -6,6 +6,8 @@ reasons, the seven VTJ operation names); never a hetu, end user, purpose or mess
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -16,6 +18,7 @@ from prometheus_client import (
     PlatformCollector,
     ProcessCollector,
 )
+from prometheus_client.metrics import MetricWrapperBase
 
 from xroad_vtj import __version__
 from xroad_vtj.vtj.codes import RETURN_CODES, normalise_code
@@ -31,6 +34,7 @@ class Metrics:
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
+        self._children: dict[tuple[MetricWrapperBase, tuple[str, ...]], Any] = {}
         r = self.registry
         # process_* (CPU, memory, open files) and python_* (GC, version), as the default registry has them.
         ProcessCollector(registry=r)
@@ -148,12 +152,25 @@ class Metrics:
         self.build_info = Info(f"{PREFIX}_build", "Build information.", registry=r)
         self.build_info.info({"version": __version__})
 
+    def child(self, metric: MetricWrapperBase, *values: str) -> Any:
+        """``metric.labels(*values)`` (values in the order of its label names), remembered.
+
+        prometheus_client validates, joins and looks up the label values on every ``labels()`` call (about 4 µs,
+        several times per query); the children a query touches are few and live as long as the metric, so they
+        are kept here. Holds no more entries than the metric itself already holds children.
+        """
+        key = (metric, values)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*values)
+        return found
+
     def count_return_code(self, code: str | None) -> None:
         """Count one VTJ return code; a code outside VTJ's catalogue is ``other`` (the label set stays fixed)."""
         if code is None:
             return
         code = normalise_code(code)
-        self.vtj_return_codes.labels(return_code=code if code in RETURN_CODES else "other").inc()
+        self.child(self.vtj_return_codes, code if code in RETURN_CODES else "other").inc()
 
     def count_quota_refusal(self, caller: str, quota: object) -> None:
         """Count a quota refusal; caller names come from the configuration, quota names from the policy."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.conftest import AUDITOR_TOKEN, TOKEN, Running, Sim
@@ -240,3 +242,13 @@ async def test_an_answer_about_another_person_is_refused_as_inconsistent(
     assert "person" not in body
     rows = await running.service.store.search(xroad_id=body["xroad_message_id"])
     assert rows[0]["outcome"] == "inconsistent_response"
+
+
+async def test_each_request_gets_its_own_request_id_of_32_hex_digits_unless_the_caller_gave_one(
+    running: Running,
+) -> None:
+    ids = [(await running.query())[2]["X-Request-Id"] for _ in range(3)]
+    assert all(re.fullmatch(r"[0-9a-f]{32}", value) for value in ids)
+    assert len(set(ids)) == 3
+    async with running.session.get(f"{running.base}/livez", headers={"X-Request-Id": "abc-1"}) as r:
+        assert r.headers["X-Request-Id"] == "abc-1"

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from lxml import etree
 
-from xroad_vtj.vtj.relations import read_person_extras
+from xroad_vtj.errors import InvalidUpstreamResponse
+from xroad_vtj.vtj import parse_henkilon_tunnus_kysely_response
+from xroad_vtj.vtj.relations import person_extras, read_person_extras
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "vtj"
 PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_comments=True)
@@ -80,3 +83,28 @@ def test_the_echoed_search_criterion_is_read_for_the_satu_check() -> None:
     envelope = etree.fromstring(with_satu, PARSER)
     (body,) = [c for c in envelope if etree.QName(c).localname == "Body"]
     assert search_criterion(body[0], "SahkoinenAsiointitunnus") == "99999952L"
+
+
+PERSON_ANSWERS = [
+    *sorted(FIXTURES.glob("*.xml")),
+    FIXTURES / "operations" / "relations-vanhempi.xml",
+    FIXTURES / "operations" / "relations-huoltaja-none.xml",
+]
+
+
+@pytest.mark.parametrize("path", PERSON_ANSWERS, ids=lambda p: p.name)
+@pytest.mark.parametrize("product", ["PERUSSANOMA 1", "Vanhempi -lapset ja huollettavat"])
+def test_the_person_readers_other_blocks_give_the_extras_a_walk_of_the_answer_gives(
+    path: Path, product: str
+) -> None:
+    # The pipeline takes the extras from the blocks the person reader collected; they must be what a separate
+    # walk of the answer finds.
+    answer = wrapper(path)
+    try:
+        result = parse_henkilon_tunnus_kysely_response(answer)
+    except InvalidUpstreamResponse:
+        return
+    if result.person is None:
+        assert result.other_blocks == ()
+        return
+    assert person_extras(result.other_blocks, product) == read_person_extras(answer, product)

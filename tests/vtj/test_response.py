@@ -642,3 +642,24 @@ def test_a_response_without_any_namespace_is_read_the_same(turvakielto: str) -> 
     assert result.person is not None
     assert result.person.non_disclosure is ("1" in turvakielto)
     assert result.data_categories == ("identity", "non_disclosure")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("20261201051500", "2026-12-01T05:15:00"),
+        ("20261301051500", None),  # month 13
+        ("20260230000000", None),  # 30 February
+        ("2026120105150", None),  # 13 digits
+        ("20261201051500" * 1000, None),
+        ("".join(chr(0xFF10 + int(d)) for d in "20261201051500"), None),  # full-width digits
+        (None, None),
+    ],
+)
+def test_extraction_time_is_read_the_same_each_time_it_is_seen(
+    value: str | None, expected: str | None
+) -> None:
+    from xroad_vtj.vtj.response import _timestamp
+
+    assert _timestamp(value) == expected
+    assert _timestamp(value) == expected  # the remembered form is the same

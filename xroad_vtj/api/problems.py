@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aiohttp import web
@@ -11,10 +12,12 @@ from xroad_vtj.errors import XRoadVtjError
 PROBLEM_JSON = "application/problem+json"
 
 
-def json_dumps(value: Any) -> str:
-    import json
+# One encoder for the process: json.dumps with options builds a new JSONEncoder on every call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+def json_dumps(value: Any) -> str:
+    return _ENCODER.encode(value)
 
 
 def problem_response(error: XRoadVtjError) -> web.Response:

@@ -100,7 +100,9 @@ def check_end_user(end_user: str, pattern: re.Pattern[str] | None = None) -> Non
     if pattern is not None:
         if not pattern.fullmatch(end_user):
             raise InvalidRequest("end_user does not have the form this caller must use", field="end_user")
-    elif len(_scripts(end_user)) > 1:
+    # ASCII letters are all Latin, so only a name with other characters can mix scripts (and the per-character
+    # Unicode name lookups are skipped for the usual ASCII name).
+    elif not end_user.isascii() and len(_scripts(end_user)) > 1:
         raise InvalidRequest("end_user mixes Latin letters with Cyrillic or Greek ones", field="end_user")
 
 

@@ -14,6 +14,8 @@ answer in that shape); pure, no I/O.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +29,7 @@ __all__ = [
     "RELATION_ELEMENTS",
     "PersonExtras",
     "find_henkilo",
+    "person_extras",
     "read_person_extras",
     "request_echo",
     "search_criterion",
@@ -46,10 +49,12 @@ PRODUCT_RELATIONS: dict[str, tuple[str, ...]] = {
     "vanhempi -lapset ja huollettavat": ("dependants", "children"),
 }
 
-_MAPPED = frozenset(_MAPPED_BLOCKS) | {"Henkilotunnus"} | frozenset(RELATION_ELEMENTS)
+_PERSON_BLOCKS = frozenset(_MAPPED_BLOCKS) | {"Henkilotunnus"}  # what Person is read from
+_MAPPED = _PERSON_BLOCKS | frozenset(RELATION_ELEMENTS)
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
+@functools.lru_cache(maxsize=64)  # a deployment asks for a few products; the key is made once per product
 def product_key(product: str) -> str:
     return " ".join(product.translate(_ASCII_LOWER).split())
 
@@ -110,13 +115,22 @@ def request_echo(wrapper: etree._Element, name: str) -> str | None:
 
 
 def read_person_extras(wrapper: etree._Element, product: str) -> PersonExtras:
-    carried = PRODUCT_RELATIONS.get(product_key(product), ())
-    relations: dict[str, list[dict[str, str | None]]] = {key: [] for key in carried}
+    """The extras of the person in ``wrapper`` (the first ``Henkilo``, as the person reader takes it)."""
     henkilo = find_henkilo(wrapper)
     if henkilo is None:
-        return PersonExtras(relations, None)
+        return person_extras((), product)
+    others = [c for c in henkilo.iterchildren(etree.Element) if local_name(c.tag) not in _PERSON_BLOCKS]
+    return person_extras(others, product)
+
+
+def person_extras(others: Iterable[etree._Element], product: str) -> PersonExtras:
+    """The extras from ``Henkilo``'s children that :class:`~xroad_vtj.vtj.response.Person` does not map (in
+    document order): :attr:`~xroad_vtj.vtj.response.VtjResult.other_blocks`, or as :func:`read_person_extras`
+    finds them."""
+    carried = PRODUCT_RELATIONS.get(product_key(product), ())
+    relations: dict[str, list[dict[str, str | None]]] = {key: [] for key in carried}
     unmapped: list[etree._Element] = []
-    for child in henkilo.iterchildren(etree.Element):
+    for child in others:
         name = local_name(child.tag)
         key = RELATION_ELEMENTS.get(name)
         if key is not None:

@@ -52,6 +52,7 @@ information). Elements of the person that fit no category are listed as ``other`
 from __future__ import annotations
 
 import datetime
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -252,6 +253,10 @@ class VtjResult:
     extracted_at: str | None  # VTJHenkiloVastaussanoma@tietojenPoimintaaika, ISO, Finnish local time
     # Every Henkilo/Henkilotunnus of a returned person, so the pipeline can check whom the answer is about.
     person_hetus: tuple[str, ...] = field(default=(), repr=False)
+    # The returned person's other children of Henkilo (relations, blocks Person does not map), in document order,
+    # collected by the same pass that read the person, so that :mod:`xroad_vtj.vtj.relations` need not walk the
+    # answer again.
+    other_blocks: tuple[etree._Element, ...] = field(default=(), repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -320,14 +325,14 @@ def _attr(element: etree._Element, name: str) -> str | None:
     return value.strip() or None
 
 
-def _children(element: etree._Element) -> dict[str, str]:
-    """The non-empty texts of ``element``'s child elements by local name (the first one wins)."""
-    out: dict[str, str] = {}
+def _child_text(element: etree._Element, name: str) -> str | None:
+    """The first non-empty text of a child element named ``name`` (the others' texts are not read)."""
     for child in element.iterchildren(etree.Element):
-        text = _text(child)
-        if text is not None:
-            out.setdefault(_local(child.tag), text)
-    return out
+        if _local(child.tag) == name:
+            text = _text(child)
+            if text is not None:
+                return text
+    return None
 
 
 def _date(value: str | None) -> str | None:
@@ -347,14 +352,21 @@ def _date(value: str | None) -> str | None:
 def _timestamp(value: str | None) -> str | None:
     if value is None or not _TIMESTAMP.fullmatch(value):
         return None
+    return _iso_timestamp(value)
+
+
+# Answers given in the same second carry the same extraction time: the last few (14 digits each) are remembered
+# instead of being validated and formatted again for every answer.
+@functools.lru_cache(maxsize=64)
+def _iso_timestamp(digits: str) -> str | None:
     try:
         moment = datetime.datetime(
-            int(value[0:4]),
-            int(value[4:6]),
-            int(value[6:8]),
-            int(value[8:10]),
-            int(value[10:12]),
-            int(value[12:14]),
+            int(digits[0:4]),
+            int(digits[4:6]),
+            int(digits[6:8]),
+            int(digits[8:10]),
+            int(digits[10:12]),
+            int(digits[12:14]),
         )
     except ValueError:
         return None
@@ -444,6 +456,7 @@ class _Henkilo:
     categories: set[str]
     has_turvakielto: bool
     protected: bool  # some TurvakieltoTieto says 1, or cannot be read as exactly 0, 1 or empty
+    others: list[etree._Element]  # children neither Henkilotunnus nor a mapped block, in document order
 
 
 def _read_henkilo(henkilo: etree._Element) -> _Henkilo:
@@ -456,6 +469,7 @@ def _read_henkilo(henkilo: etree._Element) -> _Henkilo:
     blocks: dict[str, dict[str, str]] = {}
     categories: set[str] = set()
     has_turvakielto = False
+    others: list[etree._Element] = []
     for child in henkilo.iterchildren(etree.Element):
         name = _local(child.tag)
         if name == "Henkilotunnus":
@@ -464,6 +478,8 @@ def _read_henkilo(henkilo: etree._Element) -> _Henkilo:
                 hetus.append((value, _attr(child, "voimassaolokoodi")))
                 categories.add("identity")
             continue
+        if name not in _MAPPED_BLOCKS:
+            others.append(child)
         if name == "Turvakielto":
             has_turvakielto = True  # present, even empty: the product carries the flag
         if not len(child):
@@ -490,7 +506,7 @@ def _read_henkilo(henkilo: etree._Element) -> _Henkilo:
     if has_turvakielto or flags:
         has_turvakielto = True
         categories.add("non_disclosure")
-    return _Henkilo(hetus, blocks, categories, has_turvakielto, protected)
+    return _Henkilo(hetus, blocks, categories, has_turvakielto, protected, others)
 
 
 _TURVAKIELTO_OFF = frozenset({"0", ""})
@@ -593,7 +609,7 @@ def parse_henkilon_tunnus_kysely_response(wrapper: etree._Element) -> VtjResult:
         if name == "response" and response is None:
             response = child
         elif name == "request":
-            echo_hetu = _children(child).get("Henkilotunnus")
+            echo_hetu = _child_text(child, "Henkilotunnus")
     if response is None:
         raise InvalidUpstreamResponse("the VTJ answer has no response element")
 
@@ -652,6 +668,7 @@ def parse_henkilon_tunnus_kysely_response(wrapper: etree._Element) -> VtjResult:
 
     person: Person | None = None
     person_hetus: tuple[str, ...] = ()
+    other_blocks: tuple[etree._Element, ...] = ()
     new_active_hetu: str | None = None
     categories: tuple[str, ...] = ()
     if henkilo is not None and outcome in _PERSON_OUTCOMES:
@@ -660,6 +677,7 @@ def parse_henkilon_tunnus_kysely_response(wrapper: etree._Element) -> VtjResult:
         if person is not None:
             categories = tuple(sorted(parts.categories, key=_CATEGORY_ORDER.__getitem__))
             person_hetus = tuple(value for value, _ in parts.hetus)
+            other_blocks = tuple(parts.others)
         if outcome is Outcome.PASSIVATED:
             new_active_hetu = _new_active_hetu(parts, queried or echo_hetu)
 
@@ -674,4 +692,5 @@ def parse_henkilon_tunnus_kysely_response(wrapper: etree._Element) -> VtjResult:
         product=product,
         extracted_at=extracted_at,
         person_hetus=person_hetus,
+        other_blocks=other_blocks,
     )
