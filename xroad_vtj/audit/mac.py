@@ -34,13 +34,22 @@ def _tag(key: bytes, unsealed: bytes) -> str:
 
 
 def sealed_body(fields: Mapping[str, Any], keyring: Keyring) -> str:
-    """The canonical body of ``fields`` with its record MAC under the current data key."""
-    text = canonical_body(fields)
+    """The canonical body of ``fields`` with its record MAC under the current data key.
+
+    Serialised once (this runs for every record, on the event loop): the members sorting before ``mac`` and
+    those after it are two canonical objects; joined, they are the unsealed text, and joined around the mac
+    member, the sealed one - the same text as serialising ``{**fields, "mac": ...}`` all over again."""
+    if MEMBER in fields:
+        raise ValueError("a record body may not carry its own mac member")
+    head = canonical_body({k: v for k, v in fields.items() if k < MEMBER})[:-1]  # "{...", no "}"
+    tail = canonical_body({k: v for k, v in fields.items() if k > MEMBER})[1:]  # "...}", no "{"
     key = keyring.current
     # surrogatepass: a body with a lone surrogate is refused where it is written, not here (the same bytes as
     # the stored UTF-8 for every body that can be stored)
-    tag = _tag(key.mac_key, text.encode("utf-8", "surrogatepass"))
-    return canonical_body({**fields, MEMBER: f"{key.kid}:{tag}"})
+    unsealed = head + ("," if len(head) > 1 and len(tail) > 1 else "") + tail
+    tag = _tag(key.mac_key, unsealed.encode("utf-8", "surrogatepass"))
+    member = canonical_body({MEMBER: f"{key.kid}:{tag}"})[1:-1]
+    return head + ("," if len(head) > 1 else "") + member + ("," if len(tail) > 1 else "") + tail
 
 
 class Mac(Enum):
