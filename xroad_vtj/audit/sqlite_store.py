@@ -285,6 +285,8 @@ class _Writer:
         self._thread = threading.Thread(target=self._run, name="audit-sqlite-writer", daemon=True)
         self._stopped = False
         self._head: tuple[int, bytes, int] | None = None  # (seq, hash, period) this writer committed last
+        self._wanted = MAX_BATCH + 1  # queued jobs that would fill the batch being gathered (none: never)
+        self._enough = threading.Event()  # set by submit() when they are there
         self.commits = 0  # append transactions committed: fewer than appends when they share commits
 
     def start(self) -> None:
@@ -294,10 +296,14 @@ class _Writer:
         if self._stopped:
             raise AuditUnavailable("the audit store is closed")
         self._queue.put(job)
+        # wake a gathering writer once its batch can be full (or a call must run), not at every append
+        if job.call is not None or self._queue.qsize() >= self._wanted:
+            self._enough.set()
 
     def stop(self) -> None:
         self._stopped = True
         self._queue.put(None)
+        self._enough.set()
         self._thread.join()
 
     def _connection(self) -> sqlite3.Connection:
@@ -331,15 +337,27 @@ class _Writer:
         self._drop_connection()
 
     def _gather(self, batch: list[_Job], lookahead: list[_Job | None], wait: float, target: int) -> None:
-        """Take everything already queued, then wait (at most ``wait``) while the batch is below ``target``."""
+        """Take everything already queued, then wait (at most ``wait``) while the batch is below ``target``.
+
+        The writer sleeps until enough appends are queued to reach ``target`` (:meth:`submit` wakes it once),
+        rather than waking for each one: every wake-up costs this thread a context switch and the GIL."""
         deadline = time.monotonic() + wait
+        while True:
+            self._take_queued(batch, lookahead)
+            remaining = deadline - time.monotonic()
+            if len(batch) >= target or lookahead or remaining <= 0 or len(batch) >= MAX_BATCH:
+                return
+            self._enough.clear()
+            self._wanted = target - len(batch)
+            if self._queue.qsize() < self._wanted:  # (after clear: an append queued meanwhile sets it again)
+                self._enough.wait(remaining)
+            self._wanted = MAX_BATCH + 1
+
+    def _take_queued(self, batch: list[_Job], lookahead: list[_Job | None]) -> None:
+        """Move queued appends into ``batch``; a call or the stop signal ends it (they run after the batch)."""
         while len(batch) < MAX_BATCH:
             try:
-                remaining = deadline - time.monotonic()
-                if len(batch) < target and remaining > 0:
-                    nxt = self._queue.get(timeout=remaining)
-                else:
-                    nxt = self._queue.get_nowait()
+                nxt = self._queue.get_nowait()
             except queue.Empty:
                 return
             if nxt is None or nxt.call is not None:
