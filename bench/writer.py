@@ -200,6 +200,40 @@ def encoding_us(n: int = 5000) -> tuple[float, float]:
     return intent_cost * 1e6, (time.process_time() - start) / n * 1e6
 
 
+def insert_us(base: Path, records: int = 4000, prefill: int = 20_000, batch: int = 16) -> tuple[float, float]:
+    """Writer CPU per record inserted, in microseconds: ``(the INSERT, INSERT and durable COMMIT)``, in batches
+    of ``batch`` records as a service writes them (intents with realistic keys, each followed by its outcome a
+    few records later) onto a log already holding ``prefill``; one thread, nothing else running in it."""
+    keyring = Keyring(DataKey.from_bytes(os.urandom(32)))
+    bodies: list[str] = []
+    open_ids: list[str] = []
+    for i in range(prefill + records):
+        if len(open_ids) < 16:
+            audit_id = codec.new_audit_id()
+            bodies.append(codec.intent_body(sample_intent(i, "realistic"), audit_id, "bench", keyring))
+            open_ids.append(audit_id)
+        else:
+            bodies.append(codec.outcome_body(open_ids.pop(i % 16), "bench", sample_outcome(), keyring))
+    conn = sqlite_store.connect(base / "insert.sqlite3")
+    try:
+        sqlite_store.migrate(conn)
+        conn.execute("BEGIN IMMEDIATE")
+        sqlite_store.insert_chained(conn, bodies[:prefill])
+        conn.execute("COMMIT")
+        inserting = committing = 0.0
+        for i in range(prefill, prefill + records, batch):
+            start = time.thread_time()
+            conn.execute("BEGIN IMMEDIATE")
+            sqlite_store.insert_chained(conn, bodies[i : i + batch])
+            inserted = time.thread_time()
+            conn.execute("COMMIT")
+            inserting += inserted - start
+            committing += time.thread_time() - inserted
+    finally:
+        conn.close()
+    return inserting / records * 1e6, (inserting + committing) / records * 1e6
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--queries", type=int, default=32)
@@ -225,6 +259,7 @@ def main() -> None:
                 )
             finally:
                 drop_pg(args.pg_dsn, name)
+        inserts = insert_us(base) if args.backend in (None, "sqlite") else None
     print(f"keys: {args.keys}")
     print(
         "| backend | concurrent queries | commits | median records per commit | writer CPU per query"
@@ -244,8 +279,13 @@ def main() -> None:
             f"| {r.backend} | {r.queries} | {r.commits} | {r.median_batch:g} | {writer} | {server}"
             f" | {r.process_cpu_per_query_ms:.3f} ms |"
         )
+    if inserts is not None:
+        print(
+            f"\nSQLite insert, batches of 16 realistic records onto 20,000: {inserts[0]:.0f} µs per record"
+            f" ({inserts[1]:.0f} µs with its share of the durable commit)"
+        )
     intent_us, outcome_us = encoding_us()
-    print(f"\nencoding: intent body {intent_us:.0f} µs, outcome body {outcome_us:.0f} µs of CPU")
+    print(f"encoding: intent body {intent_us:.0f} µs, outcome body {outcome_us:.0f} µs of CPU")
 
 
 if __name__ == "__main__":
