@@ -41,14 +41,18 @@ def sealed_body(fields: Mapping[str, Any], keyring: Keyring) -> str:
     member, the sealed one - the same text as serialising ``{**fields, "mac": ...}`` all over again."""
     if MEMBER in fields:
         raise ValueError("a record body may not carry its own mac member")
-    head = canonical_body({k: v for k, v in fields.items() if k < MEMBER})[:-1]  # "{...", no "}"
-    tail = canonical_body({k: v for k, v in fields.items() if k > MEMBER})[1:]  # "...}", no "{"
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
+    for name, value in fields.items():
+        (before if name < MEMBER else after)[name] = value
+    head = canonical_body(before)[:-1]  # "{...", no "}"
+    tail = canonical_body(after)[1:]  # "...}", no "{"
     key = keyring.current
     # surrogatepass: a body with a lone surrogate is refused where it is written, not here (the same bytes as
     # the stored UTF-8 for every body that can be stored)
     unsealed = head + ("," if len(head) > 1 and len(tail) > 1 else "") + tail
     tag = _tag(key.mac_key, unsealed.encode("utf-8", "surrogatepass"))
-    member = canonical_body({MEMBER: f"{key.kid}:{tag}"})[1:-1]
+    member = f'"{MEMBER}":"{key.kid}:{tag}"'  # key id and tag are hex: nothing to escape
     return head + ("," if len(head) > 1 else "") + member + ("," if len(tail) > 1 else "") + tail
 
 
