@@ -16,6 +16,7 @@ from psycopg.conninfo import make_conninfo
 from tests.audit.conftest import APP_PASSWORD, PgDatabase, keys_in
 from tests.audit.helpers import HETUS, intent
 from tests.conftest import base_config
+from xroad_vtj.audit import sqlite_store
 from xroad_vtj.audit.cli import main
 from xroad_vtj.audit.config import AuditConfig
 from xroad_vtj.audit.store import open_store
@@ -113,7 +114,7 @@ def test_checkpoint_export_and_prove_write_signed_files(
 
 def test_migrate_and_retention_on_sqlite(config_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["audit", "migrate", "--config", str(config_file)]) == 0
-    assert "audit schema at version 2 (sqlite" in capsys.readouterr().out
+    assert f"audit schema at version {sqlite_store.SCHEMA_VERSION} (sqlite" in capsys.readouterr().out
     assert main(["audit", "retention", "--config", str(config_file)]) == 0
     assert capsys.readouterr().out.startswith("retention: nothing older than")
 

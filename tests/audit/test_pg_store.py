@@ -185,7 +185,7 @@ def test_a_version_1_schema_with_records_is_migrated_forward_and_still_verifies(
             "INSERT INTO xroad_vtj_audit.record (seq, period, body, hash) VALUES (1, %s, %s, %s)",
             (period, body, record_hash(GENESIS, 1, period, body.encode())),
         )
-    assert migrate(empty_db) == SCHEMA_VERSION == 2
+    assert migrate(empty_db) == SCHEMA_VERSION == 3
 
     async def check() -> None:
         store = open_store(dataclasses.replace(config, dsn=empty_db), instance="v2")

@@ -302,7 +302,7 @@ async def test_a_version_1_sqlite_log_is_migrated_forward_and_still_verifies_and
         await store.close()
     check = sqlite3.connect(cfg.sqlite_path)
     try:
-        assert check.execute("PRAGMA user_version").fetchone() == (2,)
+        assert check.execute("PRAGMA user_version").fetchone() == (sqlite_store.SCHEMA_VERSION,)
     finally:
         check.close()
 

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.audit.helpers import intent, refusal
 from xroad_vtj.audit import codec
+from xroad_vtj.audit.chain import canonical_body
 from xroad_vtj.audit.keys import DataKey, Keyring
-from xroad_vtj.audit.mac import Mac, MacChecker
+from xroad_vtj.audit.mac import MEMBER, Mac, MacChecker, sealed_body
 
 KEYRING = Keyring(DataKey.from_bytes(os.urandom(32)))
 CHECKER = MacChecker(KEYRING)
@@ -28,6 +31,17 @@ def test_every_kind_of_body_the_service_writes_verifies() -> None:
     for body in bodies:
         raw = body if isinstance(body, bytes) else body.encode()
         assert CHECKER.check(raw)[0] is Mac.VALID, raw
+
+
+def test_a_tag_or_key_id_in_another_letter_case_does_not_verify() -> None:
+    """Hex reads alike in either case: a changed case would verify while no longer repeating the tag, which
+    is how a replayed record is recognised."""
+    at = SEALED.index(b'"mac":"') + len(b'"mac":"')
+    value = SEALED[at : at + 50]
+    assert CHECKER.check(SEALED)[0] is Mac.VALID
+    for changed in (value[:18] + value[18:].upper(), b"k" + value[1:17].upper() + value[17:]):
+        if changed != value:
+            assert CHECKER.check(SEALED[:at] + changed + SEALED[at + 50 :])[0] is not Mac.VALID
 
 
 @given(st.integers(min_value=0, max_value=len(SEALED) - 1), st.integers(min_value=1, max_value=255))
@@ -76,3 +90,19 @@ def test_a_search_answer_shows_its_records_mac_and_never_decrypts_an_altered_one
     outcome_fields = {"kind": "outcome", "audit_id": "a-1", "outcome": "not_found"}
     shown = codec.checked_search_result(1, genuine, canonical_body(outcome_fields), KEYRING, CHECKER)
     assert shown["record_mac"] == "absent"
+
+
+_VALUES = st.one_of(st.none(), st.booleans(), st.integers(), st.text(), st.lists(st.text(), max_size=3))
+
+
+@given(st.dictionaries(st.text(max_size=8).filter(lambda k: k != MEMBER), _VALUES, max_size=12))
+def test_a_body_sealed_in_one_pass_is_the_canonical_text_of_its_fields_and_its_mac(
+    fields: dict[str, Any],
+) -> None:
+    """sealed_body serialises once: the text is the canonical text of the fields with the mac member, and (for
+    a body with a member before it, as every record's audit_id is) the mac verifies."""
+    sealed = sealed_body(fields, KEYRING)
+    value = json.loads(sealed)[MEMBER]
+    assert sealed == canonical_body({**fields, MEMBER: value})
+    if any(k < MEMBER for k in fields):
+        assert CHECKER.check(sealed.encode("utf-8", "surrogatepass"))[0] is Mac.VALID

@@ -29,7 +29,11 @@ GENESIS = bytes(32)
 
 def canonical_body(fields: Mapping[str, Any]) -> str:
     """The canonical JSON text of a record body."""
-    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return _CANONICAL.encode(fields)
+
+
+# one encoder for every body (json.dumps with options builds a new one per call)
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def body_digest(body: bytes) -> bytes:

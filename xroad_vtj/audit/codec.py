@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
+import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -43,8 +43,20 @@ def valid_text(text: str | None) -> str | None:
 
 
 def new_audit_id() -> str:
-    """A random (version 4) UUID."""
-    return str(uuid.UUID(bytes=RANDOM.take(16), version=4))
+    """A time-ordered UUID (version 7, RFC 9562): 48 bits of Unix milliseconds, then 74 random bits.
+
+    Time order keeps the ``audit_id`` index cheap to append to: a batch's intents, and the outcomes that follow
+    them moments later, land in the index's newest pages instead of one random page per record (a random id
+    made every record dirty a page of its own, written to the WAL at every commit). 74 random bits keep ids
+    unguessable and unique; the time they show is the record's ``recorded_at`` to the millisecond, no secret."""
+    value = time.time_ns() // 1_000_000 << 80 | int.from_bytes(RANDOM.take(10), "big")
+    value = value & _V7_MASK | _V7_BITS
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+_V7_MASK = ~(0xF << 76 | 0x3 << 62)  # the version and variant bits
+_V7_BITS = 0x7 << 76 | 0x2 << 62  # version 7, variant RFC 9562
 
 
 def _body(fields: Mapping[str, Any], keyring: Keyring | None) -> str:

@@ -16,6 +16,7 @@ none; they are accepted only before the first record that has one (see :mod:`xro
 from __future__ import annotations
 
 import hmac
+import re
 from collections.abc import Iterable, Mapping
 from enum import Enum
 from typing import Any
@@ -26,6 +27,7 @@ from xroad_vtj.audit.keys import Keyring
 MEMBER = "mac"
 _OPEN = b'"mac":"'
 _TAG_HEX = 32  # 128 bits
+_LOWER_HEX = re.compile(rb"[0-9a-f]+")
 _VALUE_LEN = 17 + 1 + _TAG_HEX  # "k" + 16 hex digits, ":", the tag
 
 
@@ -34,13 +36,26 @@ def _tag(key: bytes, unsealed: bytes) -> str:
 
 
 def sealed_body(fields: Mapping[str, Any], keyring: Keyring) -> str:
-    """The canonical body of ``fields`` with its record MAC under the current data key."""
-    text = canonical_body(fields)
+    """The canonical body of ``fields`` with its record MAC under the current data key.
+
+    Serialised once (this runs for every record, on the event loop): the members sorting before ``mac`` and
+    those after it are two canonical objects; joined, they are the unsealed text, and joined around the mac
+    member, the sealed one - the same text as serialising ``{**fields, "mac": ...}`` all over again."""
+    if MEMBER in fields:
+        raise ValueError("a record body may not carry its own mac member")
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
+    for name, value in fields.items():
+        (before if name < MEMBER else after)[name] = value
+    head = canonical_body(before)[:-1]  # "{...", no "}"
+    tail = canonical_body(after)[1:]  # "...}", no "{"
     key = keyring.current
     # surrogatepass: a body with a lone surrogate is refused where it is written, not here (the same bytes as
     # the stored UTF-8 for every body that can be stored)
-    tag = _tag(key.mac_key, text.encode("utf-8", "surrogatepass"))
-    return canonical_body({**fields, MEMBER: f"{key.kid}:{tag}"})
+    unsealed = head + ("," if len(head) > 1 and len(tail) > 1 else "") + tail
+    tag = _tag(key.mac_key, unsealed.encode("utf-8", "surrogatepass"))
+    member = f'"{MEMBER}":"{key.kid}:{tag}"'  # key id and tag are hex: nothing to escape
+    return head + ("," if len(head) > 1 else "") + member + ("," if len(tail) > 1 else "") + tail
 
 
 class Mac(Enum):
@@ -76,11 +91,11 @@ class MacChecker:
         ):
             return Mac.INVALID, b""
         kid, tag = value[:17], value[18:]
-        try:
-            bytes.fromhex(kid[1:].decode())
-            expected = bytes.fromhex(tag.decode())
-        except ValueError:  # not hex (or not ASCII)
+        # lower-case hex only, as written: fromhex also reads upper case, and a tag whose case was changed
+        # would verify while no longer repeating the original (a replayed record must repeat its tag)
+        if not (_LOWER_HEX.fullmatch(kid[1:]) and _LOWER_HEX.fullmatch(tag)):
             return Mac.INVALID, b""
+        expected = bytes.fromhex(tag.decode())
         key = self._keys.get(kid)
         if key is None:
             self.last_kid = kid.decode()

@@ -17,8 +17,12 @@ from xroad_vtj.audit.chain import period_of, utcnow
 from xroad_vtj.errors import AuditUnavailable
 
 SCHEMA = "xroad_vtj_audit"
-SCHEMA_VERSION = 2
-MIGRATIONS = ((1, "pg_0001_initial.sql"), (2, "pg_0002_quotas_and_lock.sql"))
+SCHEMA_VERSION = 3
+MIGRATIONS = (
+    (1, "pg_0001_initial.sql"),
+    (2, "pg_0002_quotas_and_lock.sql"),
+    (3, "pg_0003_partial_indexes.sql"),
+)
 
 # The writers' lock: appends from every process and replica queue here, so seq stays gap-free and the chain
 # has one order. A table lock, which only roles granted UPDATE on that table can take (an advisory lock could be
