@@ -11,7 +11,10 @@ import pytest
 from structlog.testing import capture_logs
 
 from tests.audit.helpers import HETUS, intent, refusal, sqlite_chain
+from xroad_vtj.audit import codec
 from xroad_vtj.audit.config import AuditConfig
+from xroad_vtj.audit.core import WriteTx
+from xroad_vtj.audit.sqlite_store import CallSuspended
 from xroad_vtj.audit.store import AuditStore, open_store
 from xroad_vtj.errors import AuditUnavailable
 from xroad_vtj.metrics import Metrics
@@ -88,3 +91,18 @@ async def test_a_failing_write_answers_audit_unavailable_and_the_store_recovers(
     await sqlite_store.append_intent(intent(9))
     assert [r["xroad_message_id"] for r in await sqlite_store.search()] == ["msg-9"]
     assert sqlite_chain(sqlite_config.sqlite_path).ok
+
+
+async def test_a_write_call_that_suspends_fails_loudly_and_writes_nothing(sqlite_store: AuditStore) -> None:
+    """The writer thread runs a write call to its end without an event loop: a call awaiting anything but its
+    transaction would otherwise hang there or run half."""
+
+    async def call(tx: WriteTx) -> None:
+        await tx.append([codec.event_body("test", "t", {}, sqlite_store.keyring)])
+        await asyncio.sleep(0)
+
+    with pytest.raises(CallSuspended):
+        await sqlite_store.write_call(call)
+    assert (await sqlite_store._head())[0] == 0
+    await sqlite_store.append_intent(intent(1))  # the writer goes on
+    assert (await sqlite_store.verify()).ok

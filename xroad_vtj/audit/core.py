@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, Protocol, TypeVar
 
 from xroad_vtj.audit import codec
 from xroad_vtj.audit.chain import record_hash, utcnow
@@ -54,31 +54,81 @@ def encodable(
     return good, encoded, refused
 
 
-def sweep_queries(records: str, mark: str, instance_column: str) -> tuple[str, str]:
-    """The two reads of a sweep, in a dialect's table and placeholder: the newest events (where the previous
-    sweep's bound is), and the open intents of this instance or older than the bound (params: window start,
-    instance, bound)."""
-    # "+seq": sort the few events found through the kind index, rather than walk the whole log backwards
-    events = f"SELECT body FROM {records} WHERE kind = 'event' ORDER BY +seq DESC LIMIT 1000"  # noqa: S608
-    open_intents = (
-        f"SELECT i.audit_id FROM {records} AS i"  # noqa: S608  # own names only
-        f" WHERE i.kind = 'intent' AND i.requested_at >= {mark}"
-        f" AND NOT EXISTS (SELECT 1 FROM {records} AS o WHERE o.audit_id = i.audit_id AND o.kind = 'outcome')"
-        f" AND ({instance_column} = {mark} OR i.requested_at < {mark})"
-        " ORDER BY i.seq"
-    )
-    return events, open_intents
+class WriteTx(Protocol):
+    """One writer transaction of a store, holding the log's lock (:meth:`AuditStore.write_call`).
+
+    The transaction has read the head and handed the records other writers appended to the quota ledger.
+    SQL takes the dialect's placeholder (``AuditStore.MARK``). The SQLite dialect's methods never suspend (its
+    writer thread runs the call to its end without an event loop): a call must await only these methods."""
+
+    async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """The rows of one statement."""
+        ...
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        """Run one statement, its rows (if any) unread."""
+        ...
+
+    async def append(self, bodies: Sequence[str], periods: Sequence[int] | None = None) -> list[int]:
+        """Chain ``bodies`` onto the head and insert them; their seqs. ``periods`` forces each record's period
+        (bench and test helpers writing old data)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class SweepQueries:
+    """The reads of a sweep (:meth:`AuditStore.mark_unfinished_unknown`) in a dialect's table and placeholder.
+
+    The open intents are read outside the writer's transaction (a long read must not hold the log's lock) in
+    two parts that together cover every intent that may still be open: ``by_time`` (params: requested at or
+    after, seq at most, instance, own seq at most, bound) and ``by_seq`` (params: seq after, seq at most,
+    instance, own seq at most, bound). An intent qualifies if it is this instance's up to the given seq, or
+    requested before the bound. ``closed`` then finds, under the lock, which of them got an outcome since."""
+
+    events: str
+    by_time: str
+    by_seq: str
+    head: str
+
+    @classmethod
+    def of(cls, records: str, mark: str, instance_column: str) -> SweepQueries:
+        m = mark
+
+        def open_intents(span: str) -> str:
+            return (
+                f"SELECT i.audit_id FROM {records} AS i"  # noqa: S608  # own names only
+                f" WHERE i.kind = 'intent' AND {span}"
+                f" AND NOT EXISTS (SELECT 1 FROM {records} AS o WHERE o.audit_id = i.audit_id AND o.kind = 'outcome')"
+                f" AND (({instance_column} = {m} AND i.seq <= {m}) OR i.requested_at < {m})"
+                " ORDER BY i.seq"
+            )
+
+        return cls(
+            # "+seq": sort the few events found through the kind index, rather than walk the whole log backwards
+            events=f"SELECT body FROM {records} WHERE kind = 'event' ORDER BY +seq DESC LIMIT 1000",  # noqa: S608
+            by_time=open_intents(f"i.requested_at >= {m} AND i.seq <= {m}"),
+            by_seq=open_intents(f"i.seq > {m} AND i.seq <= {m}"),
+            head=f"SELECT coalesce(max(seq), 0) FROM {records}",  # noqa: S608
+        )
 
 
 def sweep_bodies(
-    open_audit_ids: Sequence[str], instance: str, older_than: datetime | None, keyring: Keyring | None
+    open_audit_ids: Sequence[str],
+    instance: str,
+    older_than: datetime | None,
+    covered: int,
+    keyring: Keyring | None,
 ) -> list[str]:
     """What :meth:`AuditStore.mark_unfinished_unknown` appends: an ``outcome_unknown`` outcome for each open
     intent, then the ``unfinished_sweep`` event that bounds the next sweep (each with its record MAC: the
-    keyring is required in practice, ``None`` only for a store without keys)."""
+    keyring is required in practice, ``None`` only for a store without keys). ``covered``: the head seq the
+    sweep read up to."""
     now = utcnow()
     bodies = [codec.unknown_outcome_body({"audit_id": a}, instance, now, keyring) for a in open_audit_ids]
-    return [*bodies, codec.sweep_event_body(instance, older_than, len(open_audit_ids), keyring)]
+    return [
+        *bodies,
+        codec.sweep_event_body(instance, older_than, len(open_audit_ids), keyring, covered=covered),
+    ]
 
 
 @dataclass(frozen=True, slots=True)
