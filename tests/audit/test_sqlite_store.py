@@ -13,8 +13,8 @@ from structlog.testing import capture_logs
 from tests.audit.helpers import HETUS, intent, refusal, sqlite_chain
 from xroad_vtj.audit import codec
 from xroad_vtj.audit.config import AuditConfig
-from xroad_vtj.audit.core import WriteTx
-from xroad_vtj.audit.sqlite_store import CallSuspended
+from xroad_vtj.audit.core import SweepQueries, WriteTx
+from xroad_vtj.audit.sqlite_store import CallSuspended, SqliteAuditStore, connect, migrate
 from xroad_vtj.audit.store import AuditStore, open_store
 from xroad_vtj.errors import AuditUnavailable
 from xroad_vtj.metrics import Metrics
@@ -106,3 +106,24 @@ async def test_a_write_call_that_suspends_fails_loudly_and_writes_nothing(sqlite
     assert (await sqlite_store._head())[0] == 0
     await sqlite_store.append_intent(intent(1))  # the writer goes on
     assert (await sqlite_store.verify()).ok
+
+
+def test_the_sweep_reads_intents_after_the_covered_head_by_seq_range_not_through_the_kind_index(
+    tmp_path: Path,
+) -> None:
+    """The by-seq part must read only the records after the previous sweep, not every intent ever written."""
+    conn = connect(tmp_path / "plan.sqlite3")
+    try:
+        migrate(conn)
+        q = SweepQueries.of(SqliteAuditStore.RECORDS, SqliteAuditStore.MARK, SqliteAuditStore.INSTANCE_COLUMN)
+        plans = {
+            name: " | ".join(r[3] for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}", [None] * sql.count("?")))
+            for name, sql in (("by_seq", q.by_seq), ("by_time", q.by_time))
+        }
+    finally:
+        conn.close()
+    assert plans["by_seq"].startswith("SEARCH i USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)"), plans
+    assert plans["by_time"].startswith(
+        "SEARCH i USING INDEX audit_record_kind_time (kind=? AND requested_at>?)"
+    )
+    assert "SEARCH o USING INDEX audit_record_audit_id" in plans["by_seq"]

@@ -94,10 +94,10 @@ class SweepQueries:
     def of(cls, records: str, mark: str, instance_column: str) -> SweepQueries:
         m = mark
 
-        def open_intents(span: str) -> str:
+        def open_intents(kind: str, span: str) -> str:
             return (
                 f"SELECT i.audit_id FROM {records} AS i"  # noqa: S608  # own names only
-                f" WHERE i.kind = 'intent' AND {span}"
+                f" WHERE {kind} = 'intent' AND {span}"
                 f" AND NOT EXISTS (SELECT 1 FROM {records} AS o WHERE o.audit_id = i.audit_id AND o.kind = 'outcome')"
                 f" AND (({instance_column} = {m} AND i.seq <= {m}) OR i.requested_at < {m})"
                 " ORDER BY i.seq"
@@ -106,8 +106,9 @@ class SweepQueries:
         return cls(
             # "+seq": sort the few events found through the kind index, rather than walk the whole log backwards
             events=f"SELECT body FROM {records} WHERE kind = 'event' ORDER BY +seq DESC LIMIT 1000",  # noqa: S608
-            by_time=open_intents(f"i.requested_at >= {m} AND i.seq <= {m}"),
-            by_seq=open_intents(f"i.seq > {m} AND i.seq <= {m}"),
+            by_time=open_intents("i.kind", f"i.requested_at >= {m} AND i.seq <= {m}"),
+            # "kind || ''": not through the kind index (every intent ever written): the seq range is narrow
+            by_seq=open_intents("i.kind || ''", f"i.seq > {m} AND i.seq <= {m}"),
             head=f"SELECT coalesce(max(seq), 0) FROM {records}",  # noqa: S608
         )
 
