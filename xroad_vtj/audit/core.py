@@ -100,13 +100,14 @@ class SweepQueries:
                 f" WHERE {kind} = 'intent' AND {span}"
                 f" AND NOT EXISTS (SELECT 1 FROM {records} AS o WHERE o.audit_id = i.audit_id AND o.kind = 'outcome')"
                 f" AND (({instance_column} = {m} AND i.seq <= {m}) OR i.requested_at < {m})"
-                " ORDER BY i.seq"
+                " ORDER BY +i.seq"  # "+": sort what was found, rather than walk the log in seq order
             )
 
         return cls(
             # "+seq": sort the few events found through the kind index, rather than walk the whole log backwards
             events=f"SELECT body FROM {records} WHERE kind = 'event' ORDER BY +seq DESC LIMIT 1000",  # noqa: S608
-            by_time=open_intents("i.kind", f"i.requested_at >= {m} AND i.seq <= {m}"),
+            # "+i.seq": through the (kind, requested_at) index, not the whole log below a seq
+            by_time=open_intents("i.kind", f"i.requested_at >= {m} AND +i.seq <= {m}"),
             # "kind || ''": not through the kind index (every intent ever written): the seq range is narrow
             by_seq=open_intents("i.kind || ''", f"i.seq > {m} AND i.seq <= {m}"),
             head=f"SELECT coalesce(max(seq), 0) FROM {records}",  # noqa: S608
@@ -174,7 +175,7 @@ class UsageQueries:
         cols = USAGE_COLUMNS
         period = f" AND period >= {m}" if prune_periods else ""
         return cls(
-            minute=f"SELECT {cols} FROM {records} WHERE kind = 'intent' AND requested_at >= {m} ORDER BY seq",  # noqa: S608
+            minute=f"SELECT {cols} FROM {records} WHERE kind = 'intent' AND requested_at >= {m} ORDER BY +seq",  # noqa: S608
             foreign=(
                 f"SELECT {cols} FROM {records}"  # noqa: S608  # own names only
                 f" WHERE seq > {m} AND seq <= {m} AND kind = 'intent' ORDER BY seq"
