@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import shutil
 import statistics
 import tempfile
@@ -125,6 +126,7 @@ def _filled_runs(
                 for extra in home.glob("audit.sqlite3-*"):
                     extra.unlink()
                 shutil.copyfile(template, home / "audit.sqlite3")
+                os.sync()  # not measuring the write-back of the copy
             ready, sweep = _filled_once(config, port, workdir / f"service-filled-{i}.log")
             filled.append(ready)
             if sweep is not None and (pg_dsn is None or i == 0):  # PostgreSQL: only the first is unswept
