@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from xroad_vtj.audit import codec
-from xroad_vtj.audit.chain import record_hash, utcnow
+from xroad_vtj.audit.chain import parse_iso, period_of, record_hash, utcnow
 from xroad_vtj.audit.keys import Keyring
 from xroad_vtj.audit.usage import IntentRow, UsageLedger
 from xroad_vtj.errors import AuditUnavailable
@@ -166,7 +166,8 @@ class UsageQueries:
 
     minute: str  # intents requested at or after (param) - the callers' last minute, at open
     foreign: str  # intents with after < seq <= through (params), by seq - other writers' records
-    end_user: str  # one end user's intents of the day (params: key, caller, since[, period], end user, ...)
+    end_user: str  # one end user's intents of the day (params: :meth:`end_user_params`)
+    prune_periods: bool
 
     @classmethod
     def of(cls, records: str, m: str, *, prune_periods: bool) -> UsageQueries:
@@ -188,7 +189,14 @@ class UsageQueries:
                 f" WHERE end_user = {m} AND caller = {m} AND kind = 'intent' AND requested_at >= {m}{period}"
                 " AND end_user_key IS NULL"
             ),
+            prune_periods=prune_periods,
         )
+
+    def end_user_params(self, key: str, caller: str, end_user: str, since: str) -> list[Any]:
+        # a record's period is the month it was written, never before it was requested: only the partitions
+        # from that month on are read
+        first = [period_of(parse_iso(since))] if self.prune_periods else []
+        return [key, caller, since, *first, end_user, caller, since, *first]
 
 
 def intent_rows(rows: Sequence[Sequence[object]]) -> list[IntentRow]:

@@ -34,7 +34,7 @@ import structlog
 from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
 
 from xroad_vtj.audit import core, pg_diagnose, retention
-from xroad_vtj.audit.chain import GENESIS, iso, parse_iso, period_of, utcnow
+from xroad_vtj.audit.chain import GENESIS, iso, period_of, utcnow
 from xroad_vtj.audit.core import HeadWatch
 from xroad_vtj.audit.keys import Keyring
 from xroad_vtj.audit.pg_schema import SCHEMA_VERSION, WRITE_LOCK_SQL, next_period
@@ -153,6 +153,7 @@ class PostgresAuditStore(AuditStore):
     MARK = "%s"
     NO_LIMIT = None
     INSTANCE_COLUMN = "i.instance"
+    USAGE = USAGE
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -226,7 +227,8 @@ class PostgresAuditStore(AuditStore):
                 now = period_of(utcnow())
                 for period in (now, next_period(now)):
                     await self._ensure_partition(conn, period)
-                top, minute = await self._usage_snapshot(conn)
+                since = iso(utcnow() - timedelta(seconds=MINUTE))
+                top, minute = await usage_snapshot(conn, USAGE.minute, (since,))
         except BaseException as e:
             if pool is not None:
                 await pool.close()
@@ -240,18 +242,6 @@ class PostgresAuditStore(AuditStore):
         self._watch = HeadWatch(self.usage, lambda fn: fn())  # the writer runs on the ledger's loop
         self._watch.known = top
         self._writer = asyncio.create_task(self._write_loop(), name="audit-pg-writer")
-
-    async def _usage_snapshot(self, conn: AConn) -> tuple[int, list[IntentRow]]:
-        """The head seq and the callers' intents of the last minute, in one snapshot."""
-        since = iso(utcnow() - timedelta(seconds=MINUTE))
-        async with conn.transaction():
-            await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            top = await (
-                await conn.execute("SELECT coalesce(max(seq), 0) FROM xroad_vtj_audit.record")
-            ).fetchone()
-            cur = await conn.execute(USAGE.minute.encode(), (since,))
-            rows = await cur.fetchall()
-        return int(top[0]) if top else 0, core.intent_rows(rows)
 
     async def _close_backend(self) -> None:
         self._closing = True
@@ -406,22 +396,9 @@ class PostgresAuditStore(AuditStore):
         cur = await conn.execute(USAGE.foreign.encode(), span)
         watch.found(core.intent_rows(await cur.fetchall()), span[1])
 
-    async def _load_end_user(
-        self, caller: str, key: str, end_user: str, since: str
-    ) -> tuple[int, list[IntentRow]]:
-        first = period_of(parse_iso(since))
-        async with self._connection() as conn, conn.transaction():
-            await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            top = await (
-                await conn.execute("SELECT coalesce(max(seq), 0) FROM xroad_vtj_audit.record")
-            ).fetchone()
-            # a record's period is the month it was written, never before it was requested: only the
-            # partitions from that month on are read
-            cur = await conn.execute(
-                USAGE.end_user.encode(), (key, caller, since, first, end_user, caller, since, first)
-            )
-            rows = await cur.fetchall()
-        return int(top[0]) if top else 0, core.intent_rows(rows)
+    async def _usage_snapshot(self, query: str, params: Sequence[Any]) -> tuple[int, list[IntentRow]]:
+        async with self._connection() as conn:
+            return await usage_snapshot(conn, query, params)
 
     async def _read_head(self, conn: AConn) -> tuple[int, bytes, int]:
         for hint in (self._period_hint, 0):
@@ -521,6 +498,18 @@ class PostgresAuditStore(AuditStore):
             return await asyncio.to_thread(check_pg_chain, self.dsn, remember)
         except _DB_ERRORS as e:
             raise _unavailable(e) from None
+
+
+async def usage_snapshot(conn: AConn, query: str, params: Sequence[Any]) -> tuple[int, list[IntentRow]]:
+    """The head seq and the intents ``query`` (of :data:`USAGE`) reads, in one snapshot."""
+    async with conn.transaction():
+        await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        top = await (
+            await conn.execute("SELECT coalesce(max(seq), 0) FROM xroad_vtj_audit.record")
+        ).fetchone()
+        cur = await conn.execute(query.encode(), params)
+        rows = await cur.fetchall()
+    return int(top[0]) if top else 0, core.intent_rows(rows)
 
 
 def check_pg_chain(dsn: str, remember: Collection[int] = ()) -> ChainResult:

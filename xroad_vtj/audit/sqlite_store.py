@@ -149,12 +149,14 @@ def sync_foreign(conn: sqlite3.Connection, watch: HeadWatch, head_seq: int) -> N
         watch.found(core.intent_rows(rows), span[1])
 
 
-def usage_snapshot(conn: sqlite3.Connection, since: str) -> tuple[int, list[IntentRow]]:
-    """The head seq and every intent requested at or after ``since`` (the callers' last minute), one snapshot."""
+def usage_snapshot(
+    conn: sqlite3.Connection, query: str, params: Sequence[Any]
+) -> tuple[int, list[IntentRow]]:
+    """The head seq and the intents ``query`` (of :data:`USAGE`) reads, in one snapshot."""
     conn.execute("BEGIN")
     try:
         top = conn.execute("SELECT coalesce(max(seq), 0) FROM audit_record").fetchone()[0]
-        rows = conn.execute(USAGE.minute, (since,)).fetchall()
+        rows = conn.execute(query, params).fetchall()
         return int(top), core.intent_rows(rows)
     finally:
         conn.execute("ROLLBACK")
@@ -425,6 +427,7 @@ class SqliteAuditStore(AuditStore):
     MARK = "?"
     NO_LIMIT = -1
     INSTANCE_COLUMN = "json_extract(i.body, '$.instance')"
+    USAGE = USAGE
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -448,7 +451,7 @@ class SqliteAuditStore(AuditStore):
             conn = connect(self.path)
             try:
                 migrate(conn)
-                return usage_snapshot(conn, since)
+                return usage_snapshot(conn, USAGE.minute, (since,))
             finally:
                 conn.close()
 
@@ -600,16 +603,5 @@ class SqliteAuditStore(AuditStore):
             self._read_conn = None
             raise _unavailable(e) from None
 
-    async def _load_end_user(
-        self, caller: str, key: str, end_user: str, since: str
-    ) -> tuple[int, list[IntentRow]]:
-        def load(conn: sqlite3.Connection) -> tuple[int, list[IntentRow]]:
-            conn.execute("BEGIN")
-            try:
-                top = conn.execute("SELECT coalesce(max(seq), 0) FROM audit_record").fetchone()[0]
-                rows = conn.execute(USAGE.end_user, (key, caller, since, end_user, caller, since)).fetchall()
-                return int(top), core.intent_rows(rows)
-            finally:
-                conn.execute("ROLLBACK")
-
-        return await self._read(load)
+    async def _usage_snapshot(self, query: str, params: Sequence[Any]) -> tuple[int, list[IntentRow]]:
+        return await self._read(lambda conn: usage_snapshot(conn, query, params))

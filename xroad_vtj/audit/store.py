@@ -403,11 +403,17 @@ class AuditStore(abc.ABC):
         """Bring the ledger up to the log's head now (records other processes or replicas appended)."""
         await self.write_call(nothing)  # every writer transaction reads them first
 
-    @abc.abstractmethod
     async def _load_end_user(
         self, caller: str, key: str, end_user: str, since: str
     ) -> tuple[int, list[IntentRow]]:
         """``(head seq, intents)``: one end user's intents requested at or after ``since``, in one snapshot."""
+        return await self._usage_snapshot(
+            self.USAGE.end_user, self.USAGE.end_user_params(key, caller, end_user, since)
+        )
+
+    @abc.abstractmethod
+    async def _usage_snapshot(self, query: str, params: Sequence[Any]) -> tuple[int, list[IntentRow]]:
+        """The head seq and the intents ``query`` (of :attr:`USAGE`) reads, in one read-only snapshot."""
 
     async def prove(self, xroad_id: str) -> bytes:
         """Signed evidence of one query and its place in the signed log (``audit prove``)."""
@@ -483,6 +489,7 @@ class AuditStore(abc.ABC):
     MARK: ClassVar[str]  # the parameter placeholder
     NO_LIMIT: ClassVar[int | None]  # what LIMIT takes for "all rows"
     INSTANCE_COLUMN: ClassVar[str]  # the instance of the intent ``i`` (its column, or read from its body)
+    USAGE: ClassVar[core.UsageQueries]  # the reads that feed the quota ledger
 
     @abc.abstractmethod
     def _any_of(self, column: str, values: Sequence[str]) -> tuple[str, list[Any]]:
