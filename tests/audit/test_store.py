@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
 from tests.audit.helpers import HETUS, intent, outcome, refusal
+from xroad_vtj.audit import codec
+from xroad_vtj.audit.chain import GENESIS, iso
 from xroad_vtj.audit.config import AuditConfig
+from xroad_vtj.audit.core import WriteTx
 from xroad_vtj.audit.store import AuditStore, open_store
 from xroad_vtj.errors import AuditUnavailable
 from xroad_vtj.metrics import Metrics
@@ -200,3 +204,102 @@ async def test_each_sweep_is_recorded_and_the_next_one_still_finds_what_was_left
     sweeps = [e for e in events if e.get("event") == "unfinished_sweep"]
     assert [s["marked"] for s in sweeps] == [1, 1]
     assert (await store.verify()).ok
+
+
+async def test_a_write_call_reads_writes_and_appends_in_one_transaction_on_every_backend(
+    store: AuditStore,
+) -> None:
+    await store.append_intent(intent(1))
+    m, records = store.MARK, store.RECORDS
+
+    async def call(tx: WriteTx) -> tuple[int, list[int]]:
+        [(kinds,)] = await tx.fetch(f"SELECT count(*) FROM {records} WHERE kind = {m}", ["intent"])  # noqa: S608
+        await tx.execute(
+            f"INSERT INTO {store.CHECKPOINTS} (seq, created_at, document) VALUES ({m}, {m}, {m})",  # noqa: S608
+            (1, "2026-01-01T00:00:00.000000Z", "<not-a-checkpoint/>"),
+        )
+        seqs = await tx.append([codec.event_body("test", "t", {}, store.keyring)])
+        return int(kinds), seqs
+
+    assert await store.write_call(call) == (1, [2])
+    assert [seq for seq, _ in await store._checkpoint_documents()] == [1]
+
+
+async def test_a_failing_write_call_leaves_nothing_behind(store: AuditStore) -> None:
+    async def call(tx: WriteTx) -> None:
+        await tx.append([codec.event_body("test", "t", {}, store.keyring)])
+        raise AuditUnavailable("refused by the call")
+
+    with pytest.raises(AuditUnavailable):
+        await store.write_call(call)
+    assert await store._head() == (0, GENESIS)
+    assert await store.append_intent(intent(1))
+    assert (await store.verify()).ok
+
+
+async def test_a_sweep_leaves_alone_the_queries_this_instance_admitted_after_the_bound_seq(
+    store: AuditStore,
+) -> None:
+    """The service sweeps its own instance's dead queries in the background, bounded by the head at open: a
+    query admitted while the sweep runs, under the same instance name, is in flight, not dead."""
+    await store.append_intent(intent(1))  # the dead process's (same instance name)
+    through = (await store._head())[0]
+    await store.append_intent(intent(2))  # admitted by this process before the sweep finished
+    assert await store.mark_unfinished_unknown(through=through) == 1
+    outcomes = {r["xroad_message_id"]: r["outcome"] for r in await store.search()}
+    assert outcomes == {"msg-1": "outcome_unknown", "msg-2": None}
+    assert store.sweep_done.is_set()
+
+
+async def test_a_sweep_does_not_mark_an_intent_whose_outcome_came_while_it_read(store: AuditStore) -> None:
+    audit_id = await store.append_intent(intent(1))
+    fetch = store._fetch
+    late = asyncio.Event()
+
+    async def read_then_outcome(query: str, params: Any, *, long: bool = False) -> Any:
+        rows = await fetch(query, params, long=long)
+        if long and not late.is_set():  # the read found the intent open; its outcome lands before the write
+            late.set()
+            await store.append_outcome(audit_id, outcome("found"))
+        return rows
+
+    store._fetch = read_then_outcome  # type: ignore[method-assign]
+    assert await store.mark_unfinished_unknown() == 0
+    assert late.is_set()
+    [record] = await store.search()
+    assert record["outcome"] == "found"
+    assert (await store.verify()).ok
+
+
+async def test_the_next_sweep_reads_from_the_head_the_previous_one_covered(store: AuditStore) -> None:
+    old = datetime.now(UTC) - timedelta(hours=2)
+    await store.append_intent(intent(1, requested_at=old))
+    covered = (await store._head())[0]  # the head the sweep reads: before its own records
+    assert await store.mark_unfinished_unknown(older_than=datetime.now(UTC)) == 1
+    events = [json.loads(b) for _, _, b, _ in await store.raw_tail(1)]
+    assert (events[0]["event"], events[0]["covered"]) == ("unfinished_sweep", covered)
+    # written after that sweep with a requested_at before its bound (another replica's clock): still found
+    await store.append_intent(intent(2, requested_at=old))
+    top = (await store._head())[0]
+    reads: list[list[Any]] = []
+    fetch = store._fetch
+
+    async def recorded(query: str, params: Any, *, long: bool = False) -> Any:
+        if long:
+            reads.append(list(params))
+        return await fetch(query, params, long=long)
+
+    store._fetch = recorded  # type: ignore[method-assign]
+    assert await store.mark_unfinished_unknown(older_than=datetime.now(UTC)) == 1
+    # by time only up to the covered head (from the bound on), by seq after it
+    assert [r[:2] for r in reads] == [[events[0]["bound"], covered], [covered, top]]
+
+
+def test_a_sweep_event_without_covered_falls_back_to_the_time_margin() -> None:
+    bound = datetime(2026, 5, 1, 12, tzinfo=UTC)
+    legacy = codec.sweep_event_body("old", bound, 0)
+    assert codec.sweep_start([legacy]) == codec.SweepStart(iso(bound - codec.SWEEP_MARGIN), None)
+    new = codec.sweep_event_body("new", bound, 0, covered=41)
+    assert codec.sweep_start([new, legacy]) == codec.SweepStart(iso(bound), 41)
+    unbounded = codec.sweep_event_body("new", None, 0, covered=50)  # a start-up sweep says nothing of time
+    assert codec.sweep_start([unbounded]) == codec.SweepStart("", None)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import sqlite3
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -311,8 +312,11 @@ async def test_only_a_transaction_that_read_the_head_makes_the_quota_counts_curr
     store: AuditStore,
 ) -> None:
     store.usage.synced_at = 0.0
-    await store.ping()  # takes the writer (SQLite) or the pool (PostgreSQL) without looking at the head
-    await store.checkpoint()
+    await store.search()  # reads beside the writer say nothing of what other writers appended since
+    await store.count_queries(since=datetime.now(UTC) - timedelta(days=1))
     assert store.usage.stale()
+    await store.checkpoint()  # a write call: like every writer transaction it reads the head first
+    assert not store.usage.stale()
+    store.usage.synced_at = 0.0
     await store.append_intent(intent(1))
     assert not store.usage.stale()

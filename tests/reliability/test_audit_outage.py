@@ -86,7 +86,9 @@ async def test_an_answer_that_cannot_be_audited_is_withheld_and_the_query_is_out
 
     await running.service.drain()
     await running.service.stop()
-    restarted: Running = await start_service(raw)  # same instance name: marked at once
+    restarted: Running = await start_service(raw)  # same instance name: marked by the first sweep
+    async with asyncio.timeout(20):
+        await restarted.service.store.sweep_done.wait()
     (record,) = await restarted.service.store.search(end_user="caught-out")
     assert (record["outcome"], record["xroad_message_id"]) == ("outcome_unknown", body["xroad_message_id"])
 

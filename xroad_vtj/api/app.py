@@ -27,6 +27,7 @@ from xroad_vtj.api.validation import (
 )
 from xroad_vtj.audit.chain import parse_when
 from xroad_vtj.audit.store import AuditStore
+from xroad_vtj.audit.sweep import sweep_dead_queries
 from xroad_vtj.config import CallerConfig, Config
 from xroad_vtj.errors import (
     AuditUnavailable,
@@ -399,28 +400,6 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 SWEEP_SLACK_SECONDS = 2.0
-SWEEP_RETRY_SECONDS = 30.0
-
-
-async def sweep_dead_queries(store: AuditStore, started: datetime, config: Config) -> None:
-    """Give ``outcome_unknown`` to the open intents of processes that died before this one started.
-
-    At start only this instance's own intents can be marked at once; a dead process with another name
-    (the default name has the pid in it; another replica) is only certain to be dead once none of its
-    queries could still be out: a deadline plus the shutdown grace after this process started.
-    """
-    await asyncio.sleep(
-        config.xroad.timeout_seconds + config.server.shutdown_grace_seconds + SWEEP_SLACK_SECONDS
-    )
-    while True:
-        try:
-            unknown = await store.mark_unfinished_unknown(older_than=started)
-        except AuditUnavailable:
-            await asyncio.sleep(SWEEP_RETRY_SECONDS)
-            continue
-        if unknown:
-            log.warning("unfinished_queries_marked_unknown", count=unknown)
-        return
 
 
 def create_app(config: Config, store: AuditStore, transport: Transport, metrics: Metrics) -> web.Application:
@@ -443,11 +422,10 @@ def create_app(config: Config, store: AuditStore, transport: Transport, metrics:
     async def lifecycle(app: web.Application) -> Any:
         await store.open()
         started = datetime.now(UTC)
-        unknown = await store.mark_unfinished_unknown()
-        if unknown:
-            log.warning("unfinished_queries_marked_unknown", count=unknown)
         await transport.start()
-        sweep = asyncio.create_task(sweep_dead_queries(store, started, config))
+        # in the background: readiness does not wait for the read of the day's open intents
+        settle = config.xroad.timeout_seconds + config.server.shutdown_grace_seconds + SWEEP_SLACK_SECONDS
+        sweep = asyncio.create_task(sweep_dead_queries(store, started, settle), name="audit-sweep")
         route_probe.start()
         yield
         await route_probe.stop()

@@ -14,6 +14,7 @@ import json
 import re
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -155,25 +156,47 @@ SWEEP_MARGIN = timedelta(days=1)
 
 
 def sweep_event_body(
-    instance: str, bound: datetime | None, marked: int, keyring: Keyring | None = None
+    instance: str,
+    bound: datetime | None,
+    marked: int,
+    keyring: Keyring | None = None,
+    *,
+    covered: int | None = None,
 ) -> str:
     """The event each ``mark_unfinished_unknown`` leaves: after it, every intent requested before ``bound``
-    has an outcome."""
-    return event_body(
-        "unfinished_sweep",
-        instance,
-        {"bound": iso(bound) if bound is not None else None, "marked": marked},
-        keyring,
-    )
+    with a seq up to ``covered`` (the head the sweep read to) has an outcome."""
+    details: dict[str, Any] = {"bound": iso(bound) if bound is not None else None, "marked": marked}
+    if covered is not None:
+        details["covered"] = covered
+    return event_body("unfinished_sweep", instance, details, keyring)
 
 
-def sweep_window_start(event_bodies: Iterable[str]) -> str:
-    """Where the next sweep must start looking (``requested_at >=`` this), from the newest events first."""
+@dataclass(frozen=True, slots=True)
+class SweepStart:
+    """Where the next sweep must look for open intents: those requested at or after ``since`` (``""``: all)
+    with a seq up to ``covered``, and every intent after ``covered`` (``None``: no seq bound is known, the time
+    alone decides)."""
+
+    since: str
+    covered: int | None
+
+
+def sweep_start(event_bodies: Iterable[str]) -> SweepStart:
+    """From the newest events first: the newest sweep with a bound decides where the next one starts.
+
+    A sweep that recorded the head it read (``covered``) closed every intent up to it requested before its
+    bound: the next one reads the intents after it by seq, and those up to it from the bound on. An older sweep
+    event (no ``covered``) says nothing about intents written after it with an earlier ``requested_at`` (another
+    replica's clock): the next sweep reads from a margin before its bound."""
     for body in event_bodies:
         fields = json.loads(body)
         if fields.get("event") == "unfinished_sweep" and fields.get("bound"):
-            return iso(parse_iso(fields["bound"]) - SWEEP_MARGIN)
-    return ""  # never swept: every intent
+            bound = parse_iso(fields["bound"])
+            covered = fields.get("covered")
+            if isinstance(covered, int) and not isinstance(covered, bool):
+                return SweepStart(iso(bound), covered)
+            return SweepStart(iso(bound - SWEEP_MARGIN), None)
+    return SweepStart("", None)  # never swept: every intent
 
 
 def refusal_body(refusal: Refusal, audit_id: str, instance: str, keyring: Keyring) -> str:

@@ -11,10 +11,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, Protocol, TypeVar
 
 from xroad_vtj.audit import codec
-from xroad_vtj.audit.chain import record_hash, utcnow
+from xroad_vtj.audit.chain import parse_iso, period_of, record_hash, utcnow
 from xroad_vtj.audit.keys import Keyring
 from xroad_vtj.audit.usage import IntentRow, UsageLedger
 from xroad_vtj.errors import AuditUnavailable
@@ -54,31 +54,83 @@ def encodable(
     return good, encoded, refused
 
 
-def sweep_queries(records: str, mark: str, instance_column: str) -> tuple[str, str]:
-    """The two reads of a sweep, in a dialect's table and placeholder: the newest events (where the previous
-    sweep's bound is), and the open intents of this instance or older than the bound (params: window start,
-    instance, bound)."""
-    # "+seq": sort the few events found through the kind index, rather than walk the whole log backwards
-    events = f"SELECT body FROM {records} WHERE kind = 'event' ORDER BY +seq DESC LIMIT 1000"  # noqa: S608
-    open_intents = (
-        f"SELECT i.audit_id FROM {records} AS i"  # noqa: S608  # own names only
-        f" WHERE i.kind = 'intent' AND i.requested_at >= {mark}"
-        f" AND NOT EXISTS (SELECT 1 FROM {records} AS o WHERE o.audit_id = i.audit_id AND o.kind = 'outcome')"
-        f" AND ({instance_column} = {mark} OR i.requested_at < {mark})"
-        " ORDER BY i.seq"
-    )
-    return events, open_intents
+class WriteTx(Protocol):
+    """One writer transaction of a store, holding the log's lock (:meth:`AuditStore.write_call`).
+
+    The transaction has read the head and handed the records other writers appended to the quota ledger.
+    SQL takes the dialect's placeholder (``AuditStore.MARK``). The SQLite dialect's methods never suspend (its
+    writer thread runs the call to its end without an event loop): a call must await only these methods."""
+
+    async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """The rows of one statement."""
+        ...
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        """Run one statement, its rows (if any) unread."""
+        ...
+
+    async def append(self, bodies: Sequence[str], periods: Sequence[int] | None = None) -> list[int]:
+        """Chain ``bodies`` onto the head and insert them; their seqs. ``periods`` forces each record's period
+        (bench and test helpers writing old data)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class SweepQueries:
+    """The reads of a sweep (:meth:`AuditStore.mark_unfinished_unknown`) in a dialect's table and placeholder.
+
+    The open intents are read outside the writer's transaction (a long read must not hold the log's lock) in
+    two parts that together cover every intent that may still be open: ``by_time`` (params: requested at or
+    after, seq at most, instance, own seq at most, bound) and ``by_seq`` (params: seq after, seq at most,
+    instance, own seq at most, bound). An intent qualifies if it is this instance's up to the given seq, or
+    requested before the bound. ``closed`` then finds, under the lock, which of them got an outcome since."""
+
+    events: str
+    by_time: str
+    by_seq: str
+    head: str
+
+    @classmethod
+    def of(cls, records: str, mark: str, instance_column: str) -> SweepQueries:
+        m = mark
+
+        def open_intents(kind: str, span: str) -> str:
+            return (
+                f"SELECT i.audit_id FROM {records} AS i"  # noqa: S608  # own names only
+                f" WHERE {kind} = 'intent' AND {span}"
+                f" AND NOT EXISTS (SELECT 1 FROM {records} AS o WHERE o.audit_id = i.audit_id AND o.kind = 'outcome')"
+                f" AND (({instance_column} = {m} AND i.seq <= {m}) OR i.requested_at < {m})"
+                " ORDER BY +i.seq"  # "+": sort what was found, rather than walk the log in seq order
+            )
+
+        return cls(
+            # "+seq": sort the few events found through the kind index, rather than walk the whole log backwards
+            events=f"SELECT body FROM {records} WHERE kind = 'event' ORDER BY +seq DESC LIMIT 1000",  # noqa: S608
+            # "+i.seq": through the (kind, requested_at) index, not the whole log below a seq
+            by_time=open_intents("i.kind", f"i.requested_at >= {m} AND +i.seq <= {m}"),
+            # "kind || ''": not through the kind index (every intent ever written): the seq range is narrow
+            by_seq=open_intents("i.kind || ''", f"i.seq > {m} AND i.seq <= {m}"),
+            head=f"SELECT coalesce(max(seq), 0) FROM {records}",  # noqa: S608
+        )
 
 
 def sweep_bodies(
-    open_audit_ids: Sequence[str], instance: str, older_than: datetime | None, keyring: Keyring | None
+    open_audit_ids: Sequence[str],
+    instance: str,
+    older_than: datetime | None,
+    covered: int,
+    keyring: Keyring | None,
 ) -> list[str]:
     """What :meth:`AuditStore.mark_unfinished_unknown` appends: an ``outcome_unknown`` outcome for each open
     intent, then the ``unfinished_sweep`` event that bounds the next sweep (each with its record MAC: the
-    keyring is required in practice, ``None`` only for a store without keys)."""
+    keyring is required in practice, ``None`` only for a store without keys). ``covered``: the head seq the
+    sweep read up to."""
     now = utcnow()
     bodies = [codec.unknown_outcome_body({"audit_id": a}, instance, now, keyring) for a in open_audit_ids]
-    return [*bodies, codec.sweep_event_body(instance, older_than, len(open_audit_ids), keyring)]
+    return [
+        *bodies,
+        codec.sweep_event_body(instance, older_than, len(open_audit_ids), keyring, covered=covered),
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +166,8 @@ class UsageQueries:
 
     minute: str  # intents requested at or after (param) - the callers' last minute, at open
     foreign: str  # intents with after < seq <= through (params), by seq - other writers' records
-    end_user: str  # one end user's intents of the day (params: key, caller, since[, period], end user, ...)
+    end_user: str  # one end user's intents of the day (params: :meth:`end_user_params`)
+    prune_periods: bool
 
     @classmethod
     def of(cls, records: str, m: str, *, prune_periods: bool) -> UsageQueries:
@@ -123,7 +176,7 @@ class UsageQueries:
         cols = USAGE_COLUMNS
         period = f" AND period >= {m}" if prune_periods else ""
         return cls(
-            minute=f"SELECT {cols} FROM {records} WHERE kind = 'intent' AND requested_at >= {m} ORDER BY seq",  # noqa: S608
+            minute=f"SELECT {cols} FROM {records} WHERE kind = 'intent' AND requested_at >= {m} ORDER BY +seq",  # noqa: S608
             foreign=(
                 f"SELECT {cols} FROM {records}"  # noqa: S608  # own names only
                 f" WHERE seq > {m} AND seq <= {m} AND kind = 'intent' ORDER BY seq"
@@ -136,7 +189,14 @@ class UsageQueries:
                 f" WHERE end_user = {m} AND caller = {m} AND kind = 'intent' AND requested_at >= {m}{period}"
                 " AND end_user_key IS NULL"
             ),
+            prune_periods=prune_periods,
         )
+
+    def end_user_params(self, key: str, caller: str, end_user: str, since: str) -> list[Any]:
+        # a record's period is the month it was written, never before it was requested: only the partitions
+        # from that month on are read
+        first = [period_of(parse_iso(since))] if self.prune_periods else []
+        return [key, caller, since, *first, end_user, caller, since, *first]
 
 
 def intent_rows(rows: Sequence[Sequence[object]]) -> list[IntentRow]:

@@ -26,15 +26,15 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
+from typing import Any, TypeVar
 
 import psycopg
 import structlog
 from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
 
-from xroad_vtj.audit import codec, core, pg_diagnose, retention
-from xroad_vtj.audit.chain import GENESIS, iso, parse_iso, period_of, utcnow
+from xroad_vtj.audit import core, pg_diagnose, retention
+from xroad_vtj.audit.chain import GENESIS, iso, period_of, utcnow
 from xroad_vtj.audit.core import HeadWatch
 from xroad_vtj.audit.keys import Keyring
 from xroad_vtj.audit.pg_schema import SCHEMA_VERSION, WRITE_LOCK_SQL, next_period
@@ -43,6 +43,8 @@ from xroad_vtj.audit.store import AuditStore
 from xroad_vtj.audit.usage import MINUTE, IntentRow
 from xroad_vtj.audit.verify import ChainResult, Row, walk_log
 from xroad_vtj.errors import AuditUnavailable
+
+T = TypeVar("T")
 
 MAX_BATCH = 1024
 USAGE = core.UsageQueries.of("xroad_vtj_audit.record", "%s", prune_periods=True)
@@ -95,12 +97,13 @@ def _unavailable(e: BaseException) -> AuditUnavailable:
 class _Job:
     future: asyncio.Future[Any]
     body: str | None = None
-    call: Callable[[AConn, _Chainer], Awaitable[Any]] | None = None
+    call: Callable[[core.WriteTx], Awaitable[Any]] | None = None
 
 
 @dataclass(slots=True)
 class _Chainer:
-    """Appends bodies onto the head inside the writer's transaction (the log's lock is held)."""
+    """The writer's transaction (the log's lock is held): appends bodies onto the head; the
+    :class:`core.WriteTx` of :meth:`PostgresAuditStore.write_call`."""
 
     conn: AConn
     store: PostgresAuditStore
@@ -108,6 +111,14 @@ class _Chainer:
     prev: bytes = GENESIS
     period: int = 0
     seqs: list[int] = field(default_factory=list)
+
+    async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        cur = await self.conn.execute(sql.encode(), params)
+        rows: list[tuple[Any, ...]] = await cur.fetchall()
+        return rows
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        await self.conn.execute(sql.encode(), params)
 
     async def append(
         self,
@@ -141,6 +152,8 @@ class PostgresAuditStore(AuditStore):
     CHECKPOINTS = "xroad_vtj_audit.checkpoint"
     MARK = "%s"
     NO_LIMIT = None
+    INSTANCE_COLUMN = "i.instance"
+    USAGE = USAGE
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -214,7 +227,8 @@ class PostgresAuditStore(AuditStore):
                 now = period_of(utcnow())
                 for period in (now, next_period(now)):
                     await self._ensure_partition(conn, period)
-                top, minute = await self._usage_snapshot(conn)
+                since = iso(utcnow() - timedelta(seconds=MINUTE))
+                top, minute = await usage_snapshot(conn, USAGE.minute, (since,))
         except BaseException as e:
             if pool is not None:
                 await pool.close()
@@ -228,18 +242,6 @@ class PostgresAuditStore(AuditStore):
         self._watch = HeadWatch(self.usage, lambda fn: fn())  # the writer runs on the ledger's loop
         self._watch.known = top
         self._writer = asyncio.create_task(self._write_loop(), name="audit-pg-writer")
-
-    async def _usage_snapshot(self, conn: AConn) -> tuple[int, list[IntentRow]]:
-        """The head seq and the callers' intents of the last minute, in one snapshot."""
-        since = iso(utcnow() - timedelta(seconds=MINUTE))
-        async with conn.transaction():
-            await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            top = await (
-                await conn.execute("SELECT coalesce(max(seq), 0) FROM xroad_vtj_audit.record")
-            ).fetchone()
-            cur = await conn.execute(USAGE.minute.encode(), (since,))
-            rows = await cur.fetchall()
-        return int(top[0]) if top else 0, core.intent_rows(rows)
 
     async def _close_backend(self) -> None:
         self._closing = True
@@ -327,7 +329,7 @@ class PostgresAuditStore(AuditStore):
             if job.call is not None:
 
                 async def one(conn: AConn, chainer: _Chainer, call: Any = job.call) -> list[Any]:
-                    return [await call(conn, chainer)]
+                    return [await call(chainer)]
 
                 await self._transaction([job], one)
                 continue
@@ -394,28 +396,9 @@ class PostgresAuditStore(AuditStore):
         cur = await conn.execute(USAGE.foreign.encode(), span)
         watch.found(core.intent_rows(await cur.fetchall()), span[1])
 
-    async def sync_usage(self) -> None:
-        async def nothing(conn: AConn, chainer: _Chainer) -> None:
-            return None  # the writer's transaction itself reads what other replicas appended
-
-        await self.write_call(nothing)
-
-    async def _load_end_user(
-        self, caller: str, key: str, end_user: str, since: str
-    ) -> tuple[int, list[IntentRow]]:
-        first = period_of(parse_iso(since))
-        async with self._connection() as conn, conn.transaction():
-            await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            top = await (
-                await conn.execute("SELECT coalesce(max(seq), 0) FROM xroad_vtj_audit.record")
-            ).fetchone()
-            # a record's period is the month it was written, never before it was requested: only the
-            # partitions from that month on are read
-            cur = await conn.execute(
-                USAGE.end_user.encode(), (key, caller, since, first, end_user, caller, since, first)
-            )
-            rows = await cur.fetchall()
-        return int(top[0]) if top else 0, core.intent_rows(rows)
+    async def _usage_snapshot(self, query: str, params: Sequence[Any]) -> tuple[int, list[IntentRow]]:
+        async with self._connection() as conn:
+            return await usage_snapshot(conn, query, params)
 
     async def _read_head(self, conn: AConn) -> tuple[int, bytes, int]:
         for hint in (self._period_hint, 0):
@@ -442,20 +425,13 @@ class PostgresAuditStore(AuditStore):
         seq: int = await self._submit(_Job(asyncio.get_running_loop().create_future(), body=body))
         return seq
 
-    async def write_call(self, call: Callable[[AConn, _Chainer], Awaitable[Any]]) -> Any:
-        """Run ``call`` in its own writer transaction, holding the log's lock."""
-        return await self._submit(_Job(asyncio.get_running_loop().create_future(), call=call))
+    async def write_call(self, call: Callable[[core.WriteTx], Awaitable[T]]) -> T:
+        result: T = await self._submit(_Job(asyncio.get_running_loop().create_future(), call=call))
+        return result
 
     @property
     def commits(self) -> int:
         return self._commits
-
-    async def append_bodies_at(self, bodies: Sequence[str], periods: Sequence[int]) -> list[int]:
-        async def run(conn: AConn, chainer: _Chainer) -> list[int]:
-            return await chainer.append(bodies, periods)
-
-        seqs: list[int] = await self.write_call(run)
-        return seqs
 
     async def apply_retention(self, *, admin_dsn: str | None = None) -> RetentionResult:
         try:
@@ -491,23 +467,6 @@ class PostgresAuditStore(AuditStore):
             raise _unavailable(e) from None
         self.degraded = False
 
-    async def _sweep(self, older_than: datetime | None) -> int:
-        bound = iso(older_than) if older_than is not None else None
-        instance = self.instance
-
-        events, open_intents = core.sweep_queries(self.RECORDS, self.MARK, "i.instance")
-
-        async def mark(conn: AConn, chainer: _Chainer) -> int:
-            cur = await conn.execute(events.encode())
-            window = codec.sweep_window_start(r[0] for r in await cur.fetchall())
-            cur = await conn.execute(open_intents.encode(), (window, instance, bound))
-            ids = [r[0] for r in await cur.fetchall()]
-            await chainer.append(core.sweep_bodies(ids, instance, older_than, self.keyring))
-            return len(ids)
-
-        count: int = await self.write_call(mark)
-        return count
-
     # --- reads -------------------------------------------------------------------------------------------
 
     def _any_of(self, column: str, values: Sequence[str]) -> tuple[str, list[Any]]:
@@ -524,13 +483,6 @@ class PostgresAuditStore(AuditStore):
             seq, hash_, _ = await self._read_head(conn)
         return seq, hash_
 
-    async def _store_checkpoint(self, seq: int, created_at: str, document: str) -> None:
-        async with self._connection() as conn:
-            await conn.execute(
-                "INSERT INTO xroad_vtj_audit.checkpoint (seq, created_at, document) VALUES (%s, %s, %s)",
-                (seq, created_at, document),
-            )
-
     async def _derived_disagreement(self) -> int | None:
         # the columns the record_fill trigger fills; an owner who disabled it, or updated a column, shows here
         checks = " OR ".join(f"(j ->> '{column}') IS DISTINCT FROM {column}" for column in DERIVED_COLUMNS)
@@ -546,6 +498,18 @@ class PostgresAuditStore(AuditStore):
             return await asyncio.to_thread(check_pg_chain, self.dsn, remember)
         except _DB_ERRORS as e:
             raise _unavailable(e) from None
+
+
+async def usage_snapshot(conn: AConn, query: str, params: Sequence[Any]) -> tuple[int, list[IntentRow]]:
+    """The head seq and the intents ``query`` (of :data:`USAGE`) reads, in one snapshot."""
+    async with conn.transaction():
+        await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        top = await (
+            await conn.execute("SELECT coalesce(max(seq), 0) FROM xroad_vtj_audit.record")
+        ).fetchone()
+        cur = await conn.execute(query.encode(), params)
+        rows = await cur.fetchall()
+    return int(top[0]) if top else 0, core.intent_rows(rows)
 
 
 def check_pg_chain(dsn: str, remember: Collection[int] = ()) -> ChainResult:

@@ -32,19 +32,19 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
-from xroad_vtj.audit import codec, core, retention
+from xroad_vtj.audit import core, retention
 from xroad_vtj.audit.chain import GENESIS, iso, period_of, utcnow
 from xroad_vtj.audit.core import HeadWatch
 from xroad_vtj.audit.retention import RetentionResult
-from xroad_vtj.audit.store import AuditStore, ensure_embedded_keys, log
+from xroad_vtj.audit.store import AuditStore, ensure_embedded_keys, log, nothing
 from xroad_vtj.audit.usage import MINUTE, IntentRow
 from xroad_vtj.audit.verify import ChainResult, walk_log
 from xroad_vtj.errors import AuditUnavailable
@@ -185,12 +185,14 @@ def sync_foreign(conn: sqlite3.Connection, watch: HeadWatch, head_seq: int) -> N
         watch.found(core.intent_rows(rows), span[1])
 
 
-def usage_snapshot(conn: sqlite3.Connection, since: str) -> tuple[int, list[IntentRow]]:
-    """The head seq and every intent requested at or after ``since`` (the callers' last minute), one snapshot."""
+def usage_snapshot(
+    conn: sqlite3.Connection, query: str, params: Sequence[Any]
+) -> tuple[int, list[IntentRow]]:
+    """The head seq and the intents ``query`` (of :data:`USAGE`) reads, in one snapshot."""
     conn.execute("BEGIN")
     try:
         top = conn.execute("SELECT coalesce(max(seq), 0) FROM audit_record").fetchone()[0]
-        rows = conn.execute(USAGE.minute, (since,)).fetchall()
+        rows = conn.execute(query, params).fetchall()
         return int(top), core.intent_rows(rows)
     finally:
         conn.execute("ROLLBACK")
@@ -222,11 +224,48 @@ def check_sqlite_chain(conn: sqlite3.Connection, remember: Collection[int] = ())
 
 
 @dataclass(slots=True)
+class SqliteTx:
+    """The SQLite writer's :class:`core.WriteTx`: its methods are coroutines that never suspend, so that the
+    writer thread runs a write call to its end without an event loop (:func:`run_to_end`). ``conn`` is for
+    this dialect's own calls (retention) that share synchronous code with PostgreSQL's."""
+
+    conn: sqlite3.Connection
+    watch: HeadWatch | None
+
+    async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return [tuple(r) for r in self.conn.execute(sql, params)]
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self.conn.execute(sql, params)
+
+    async def append(self, bodies: Sequence[str], periods: Sequence[int] | None = None) -> list[int]:
+        return insert_chained(self.conn, bodies, periods=periods, watch=self.watch)
+
+
+class CallSuspended(RuntimeError):
+    """A write call awaited something that suspends (only :class:`SqliteTx` methods may be awaited)."""
+
+
+def run_to_end(call: Awaitable[T]) -> T:
+    """Run a write call that never suspends to its end, on this thread, without an event loop."""
+    steps = call.__await__()
+    try:
+        steps.send(None)
+    except StopIteration as done:
+        result: T = done.value
+        return result
+    close = getattr(steps, "close", None)
+    if close is not None:
+        close()
+    raise CallSuspended("a SQLite write call awaited something other than its transaction")
+
+
+@dataclass(slots=True)
 class _Job:
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[Any]
     body: str | None = None  # an append
-    call: Callable[[sqlite3.Connection], Any] | None = None  # anything else, in its own write transaction
+    call: Callable[[SqliteTx], Awaitable[Any]] | None = None  # anything else, in its own write transaction
     result: Any = field(default=None)
 
 
@@ -431,7 +470,9 @@ class _Writer:
             conn = self._connection()
             conn.execute("BEGIN IMMEDIATE")
             try:
-                result = job.call(conn)
+                if watch is not None:  # as every writer transaction: what other writers appended first
+                    sync_foreign(conn, watch, head(conn)[0])
+                result = run_to_end(job.call(SqliteTx(conn, watch)))
                 conn.execute("COMMIT")
             except BaseException:
                 _rollback(conn)
@@ -441,7 +482,8 @@ class _Writer:
                 watch.rolled_back()
             if isinstance(e, sqlite3.Error):
                 self._drop_connection()
-            _notify(job, None, _unavailable(e))
+            # a call that suspends is a programming error: say so, rather than that the database failed
+            _notify(job, None, e if isinstance(e, CallSuspended) else _unavailable(e))
             return
         if watch is not None:
             watch.committed()
@@ -467,6 +509,8 @@ class SqliteAuditStore(AuditStore):
     CHECKPOINTS = "audit_checkpoint"
     MARK = "?"
     NO_LIMIT = -1
+    INSTANCE_COLUMN = "json_extract(i.body, '$.instance')"
+    USAGE = USAGE
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -490,7 +534,7 @@ class SqliteAuditStore(AuditStore):
             conn = connect(self.path)
             try:
                 migrate(conn)
-                return usage_snapshot(conn, since)
+                return usage_snapshot(conn, USAGE.minute, (since,))
             finally:
                 conn.close()
 
@@ -530,8 +574,11 @@ class SqliteAuditStore(AuditStore):
         seq: int = await self._submit(_Job(loop, loop.create_future(), body=body))
         return seq
 
-    async def write_call(self, call: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``call(conn)`` in its own write transaction on the writer thread (after queued appends)."""
+    async def write_call(self, call: Callable[[core.WriteTx], Awaitable[T]]) -> T:
+        return await self._call(call)
+
+    async def _call(self, call: Callable[[SqliteTx], Awaitable[T]]) -> T:
+        """:meth:`write_call` with this dialect's transaction (its connection, for retention)."""
         loop = asyncio.get_running_loop()
         result: T = await self._submit(_Job(loop, loop.create_future(), call=call))
         return result
@@ -540,23 +587,18 @@ class SqliteAuditStore(AuditStore):
     def commits(self) -> int:
         return self._writer.commits if self._writer is not None else 0
 
-    async def append_bodies_at(self, bodies: Sequence[str], periods: Sequence[int]) -> list[int]:
-        watch = self._writer.watch if self._writer is not None else None
-        return await self.write_call(lambda conn: insert_chained(conn, bodies, periods=periods, watch=watch))
-
     async def apply_retention(self, *, admin_dsn: str | None = None) -> RetentionResult:
         years = self.config.retention_years
         keep_from = retention.keep_from_period(utcnow(), years)
         instance = self.instance
-        watch = self._writer.watch if self._writer is not None else None
-
         records, mark = self.RECORDS, self.MARK
 
-        def run(conn: sqlite3.Connection) -> RetentionResult:
+        async def run(tx: SqliteTx) -> RetentionResult:
+            conn = tx.conn  # the plan is synchronous code shared with PostgreSQL's retention
             planned = retention.plan(conn, records, mark, instance, years, keep_from, self.keyring)
             if planned.body is None:
                 return planned.result
-            insert_chained(conn, [planned.body], watch=watch)
+            await tx.append([planned.body])
             # the controlled exception to append-only (see SCHEMA): permit, delete, withdraw the permit
             conn.execute(
                 "INSERT INTO audit_retention_permit (through_period) VALUES (?)",
@@ -566,54 +608,26 @@ class SqliteAuditStore(AuditStore):
             conn.execute("DELETE FROM audit_retention_permit")
             return planned.result
 
-        result = await self.write_call(run)
+        result = await self._call(run)
         if result.removed_records and self.metrics is not None:
             self.metrics.audit_appends.labels("event").inc()
         return result
 
     async def ping(self) -> None:
         if not self.degraded:
-            await self.write_call(head)  # the write lock can be taken and the log read
+            await self.write_call(nothing)  # the write lock can be taken and the log read
             return
-
-        def probe(conn: sqlite3.Connection) -> None:
-            conn.execute("INSERT OR REPLACE INTO audit_probe (id, at) VALUES (1, ?)", (iso(utcnow()),))
-
-        await self.write_call(probe)  # committed and fsynced: the disk takes writes again
-        self.degraded = False
-
-    async def _sweep(self, older_than: datetime | None) -> int:
-        bound = iso(older_than) if older_than is not None else None
-        instance = self.instance
-        watch = self._writer.watch if self._writer is not None else None
-
-        events, open_intents = core.sweep_queries(
-            self.RECORDS, self.MARK, "json_extract(i.body, '$.instance')"
-        )
-
-        def mark(conn: sqlite3.Connection) -> int:
-            window = codec.sweep_window_start(r[0] for r in conn.execute(events))
-            rows = conn.execute(open_intents, (window, instance, bound)).fetchall()
-            insert_chained(
-                conn, core.sweep_bodies([r[0] for r in rows], instance, older_than, self.keyring), watch=watch
+        # committed and fsynced: the disk takes writes again
+        await self.write_call(
+            lambda tx: tx.execute(
+                "INSERT OR REPLACE INTO audit_probe (id, at) VALUES (1, ?)", (iso(utcnow()),)
             )
-            return len(rows)
-
-        count: int = await self.write_call(mark)
-        return count
+        )
+        self.degraded = False
 
     async def _head(self) -> tuple[int, bytes]:
         seq, hash_, _ = await self._read(head)
         return seq, hash_
-
-    async def _store_checkpoint(self, seq: int, created_at: str, document: str) -> None:
-        def store(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT INTO audit_checkpoint (seq, created_at, document) VALUES (?, ?, ?)",
-                (seq, created_at, document),
-            )
-
-        await self.write_call(store)
 
     async def _check_chain(self, remember: Collection[int] = ()) -> ChainResult:
         def walk(conn: sqlite3.Connection) -> ChainResult:
@@ -624,8 +638,11 @@ class SqliteAuditStore(AuditStore):
     async def _read_fresh(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run a long read on its own connection in its own thread (does not hold up searches)."""
 
+        opened: list[sqlite3.Connection] = []
+
         def run() -> T:
             conn = connect(self.path)
+            opened.append(conn)
             try:
                 return fn(conn)
             finally:
@@ -635,6 +652,12 @@ class SqliteAuditStore(AuditStore):
             return await asyncio.to_thread(run)
         except sqlite3.Error as e:
             raise _unavailable(e) from None
+        except asyncio.CancelledError:
+            # the thread would read on to the end (a sweep of a busy day: seconds) and hold up shutdown
+            if opened:
+                with contextlib.suppress(sqlite3.Error):
+                    opened[0].interrupt()
+            raise
 
     # --- reads ---------------------------------------------------------------------------------------
 
@@ -663,26 +686,5 @@ class SqliteAuditStore(AuditStore):
             self._read_conn = None
             raise _unavailable(e) from None
 
-    async def sync_usage(self) -> None:
-        watch = self._writer.watch if self._writer is not None else None
-        if watch is None:
-            raise AuditUnavailable("the audit store is not open")
-
-        def sync(conn: sqlite3.Connection) -> None:
-            sync_foreign(conn, watch, head(conn)[0])
-
-        await self.write_call(sync)
-
-    async def _load_end_user(
-        self, caller: str, key: str, end_user: str, since: str
-    ) -> tuple[int, list[IntentRow]]:
-        def load(conn: sqlite3.Connection) -> tuple[int, list[IntentRow]]:
-            conn.execute("BEGIN")
-            try:
-                top = conn.execute("SELECT coalesce(max(seq), 0) FROM audit_record").fetchone()[0]
-                rows = conn.execute(USAGE.end_user, (key, caller, since, end_user, caller, since)).fetchall()
-                return int(top), core.intent_rows(rows)
-            finally:
-                conn.execute("ROLLBACK")
-
-        return await self._read(load)
+    async def _usage_snapshot(self, query: str, params: Sequence[Any]) -> tuple[int, list[IntentRow]]:
+        return await self._read(lambda conn: usage_snapshot(conn, query, params))

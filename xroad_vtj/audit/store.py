@@ -5,10 +5,13 @@ records, its intent (durable before the query leaves) and its outcome; a refusal
 
 One core, a dialect per database. Here: the record bodies, appends and their metrics, searches, counts and
 row reads (written once; the dialect gives its tables, placeholder, list match and ``_fetch``), verification,
-the quota ledger (:mod:`usage`) and the checkpoint task. In :mod:`core`: what every writer does inside its
-transaction (bytes per job, the chaining loop, noticing other writers, the sweep's reads and bodies); in
-:mod:`retention`: the retention plan. A dialect (:mod:`sqlite_store`, :mod:`pg_store`) keeps only its
-connection handling, its writer's form (a thread, a task), its lock, its schema and the SQL that differs."""
+the quota ledger (:mod:`usage`), the checkpoint task, and what runs in a writer transaction through the one
+``write_call(call(tx: WriteTx))``: the unfinished-query sweep, quota syncs, stored checkpoints, prepared
+appends. In :mod:`core`: what every writer does inside its transaction (bytes per job, the chaining loop,
+noticing other writers, the sweep's reads and bodies); in :mod:`retention`: the retention plan. A dialect
+(:mod:`sqlite_store`, :mod:`pg_store`) keeps only its connection handling, its writer's form (a thread, a
+task) and its ``WriteTx``, its lock, its schema, its readiness probe, retention's privileges and the SQL that
+differs."""
 
 from __future__ import annotations
 
@@ -16,17 +19,18 @@ import abc
 import asyncio
 import contextlib
 import fcntl
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import structlog
 
 from xroad_vtj.audit import checkpoint as checkpoint_doc
-from xroad_vtj.audit import codec
+from xroad_vtj.audit import codec, core
 from xroad_vtj.audit.chain import iso, utcnow
 from xroad_vtj.audit.config import AuditConfig
+from xroad_vtj.audit.core import WriteTx
 from xroad_vtj.audit.filters import count_where, search_where
 from xroad_vtj.audit.keys import Keyring, new_key_text, read_key_file, write_private
 from xroad_vtj.audit.mac import MacChecker
@@ -42,6 +46,8 @@ if TYPE_CHECKING:
     from xroad_vtj.metrics import Metrics
 
 log = structlog.get_logger("xroad_vtj.audit")
+
+T = TypeVar("T")
 
 
 def load_signer(config: AuditConfig) -> Signer:
@@ -102,6 +108,8 @@ class AuditStore(abc.ABC):
         # queries of this process between their intent and their outcome: how many appends group commit may
         # still expect soon (read by the writer to decide how long a batch may wait)
         self.open_queries = 0
+        self.opened_head = 0  # the log's head seq when this store opened: its own records come after it
+        self.sweep_done = asyncio.Event()  # set when a sweep (:meth:`mark_unfinished_unknown`) has finished
 
     def _observe_batch(self, records: int) -> None:
         if self.metrics is not None:
@@ -119,6 +127,7 @@ class AuditStore(abc.ABC):
         self._keyring = load_keyring(self.config)
         self._signer = load_signer(self.config)
         await self._open_backend()
+        self.opened_head = self.usage.callers_through  # the head the ledger started from
         if checkpoints:
             self._checkpointing = True
             try:
@@ -309,28 +318,67 @@ class AuditStore(abc.ABC):
         (SQLite), an insert under the log's lock that is rolled back (PostgreSQL) - so readiness comes back by
         itself, without waiting for a query."""
 
-    async def mark_unfinished_unknown(self, older_than: datetime | None = None) -> int:
+    @abc.abstractmethod
+    async def write_call(self, call: Callable[[WriteTx], Awaitable[T]]) -> T:
+        """Run ``call`` in a writer transaction of its own, holding the log's lock, after the appends queued
+        before it; its result once committed. It may await only the :class:`WriteTx` methods (the SQLite
+        writer runs it to its end on its thread); a failure rolls the transaction back and raises
+        :class:`AuditUnavailable`."""
+
+    async def mark_unfinished_unknown(
+        self, older_than: datetime | None = None, *, through: int | None = None
+    ) -> int:
         """Append an ``outcome_unknown`` outcome to every intent that has none and that either was written by
-        this instance (same ``instance`` name) or was requested before ``older_than``; returns how many.
+        this instance (same ``instance`` name) with a seq up to ``through`` (default: the head when the sweep
+        reads), or was requested before ``older_than``; returns how many.
 
-        Call it at start-up. With one replica (SQLite, or a default instance name that changes per process)
-        pass ``older_than=now``: every open intent is then a query of a dead process. With several replicas
-        sharing PostgreSQL pass ``now - (query deadline + shutdown grace)`` so that another replica's
-        in-flight queries are left alone; the instance rule covers this replica's own ones when its name is
-        stable.
+        The service runs it in the background after start-up, with ``through=opened_head`` so that the queries
+        it admitted meanwhile are never swept. With one replica (SQLite, or a default instance name that
+        changes per process) pass ``older_than=now``: every open intent is then a query of a dead process. With
+        several replicas sharing PostgreSQL pass ``now - (query deadline + shutdown grace)`` so that another
+        replica's in-flight queries are left alone; the instance rule covers this replica's own ones when its
+        name is stable.
 
-        Each call records an ``unfinished_sweep`` event; the next call only looks at intents requested after
-        that sweep's bound (minus a day for clock skew), so start-up does not scan five years of intents."""
-        count = await self._sweep(older_than)
+        The open intents are read beside the writer: on a busy day that read takes seconds, and must hold
+        neither the log's lock nor readiness. One short writer transaction then drops those that got an
+        outcome meanwhile and appends. Each call records an ``unfinished_sweep`` event with its bound and the
+        head it read (``covered``); the next call reads only the intents after that head, and those up to it
+        requested from the bound on (:func:`codec.sweep_start`), so start-up does not scan five years."""
+        count = await self._sweep(older_than, through)
         if self.metrics is not None:
             self.metrics.audit_appends.labels("outcome").inc(count)
             self.metrics.audit_appends.labels("event").inc()
+        self.sweep_done.set()
         return count
 
-    @abc.abstractmethod
-    async def _sweep(self, older_than: datetime | None) -> int:
-        """The dialect's part of :meth:`mark_unfinished_unknown`: one writer transaction under the log's lock
-        (:func:`core.sweep_queries`, :func:`core.sweep_bodies`); how many intents it marked."""
+    async def _sweep(self, older_than: datetime | None, through: int | None) -> int:
+        q = core.SweepQueries.of(self.RECORDS, self.MARK, self.INSTANCE_COLUMN)
+        top = int((await self._fetch(q.head, []))[0][0])
+        start = codec.sweep_start(r[0] for r in await self._fetch(q.events, []))
+        rule = [self.instance, top if through is None else min(through, top)]
+        rule.append(iso(older_than) if older_than is not None else None)
+        upto = top if start.covered is None else min(start.covered, top)
+        # long: a read of its own (SQLite: connection and thread), not holding up searches and quota loads
+        rows = await self._fetch(q.by_time, [start.since, upto, *rule], long=True)
+        if start.covered is not None and start.covered < top:
+            rows += await self._fetch(q.by_seq, [start.covered, top, *rule], long=True)
+        candidates = [str(r[0]) for r in rows]
+        instance, keyring = self.instance, self.keyring
+
+        async def mark(tx: WriteTx) -> int:
+            closed: set[str] = set()
+            for chunk in _chunks(candidates):
+                match, params = self._any_of("audit_id", chunk)
+                found = await tx.fetch(
+                    f"SELECT audit_id FROM {self.RECORDS} WHERE kind = 'outcome' AND {match}",  # noqa: S608
+                    params,
+                )
+                closed.update(str(r[0]) for r in found)
+            still_open = [a for a in candidates if a not in closed]
+            await tx.append(core.sweep_bodies(still_open, instance, older_than, top, keyring))
+            return len(still_open)
+
+        return await self.write_call(mark)
 
     async def count_distinct_subjects(self, *, since: datetime, caller: str | None, end_user: str) -> int:
         """Distinct subjects asked by ``end_user`` (of ``caller``) since ``since``, through the blind index.
@@ -359,15 +407,21 @@ class AuditStore(abc.ABC):
                 return state
         raise AuditUnavailable("the quota usage could not be read from the audit store")
 
-    @abc.abstractmethod
     async def sync_usage(self) -> None:
         """Bring the ledger up to the log's head now (records other processes or replicas appended)."""
+        await self.write_call(nothing)  # every writer transaction reads them first
 
-    @abc.abstractmethod
     async def _load_end_user(
         self, caller: str, key: str, end_user: str, since: str
     ) -> tuple[int, list[IntentRow]]:
         """``(head seq, intents)``: one end user's intents requested at or after ``since``, in one snapshot."""
+        return await self._usage_snapshot(
+            self.USAGE.end_user, self.USAGE.end_user_params(key, caller, end_user, since)
+        )
+
+    @abc.abstractmethod
+    async def _usage_snapshot(self, query: str, params: Sequence[Any]) -> tuple[int, list[IntentRow]]:
+        """The head seq and the intents ``query`` (of :attr:`USAGE`) reads, in one read-only snapshot."""
 
     async def prove(self, xroad_id: str) -> bytes:
         """Signed evidence of one query and its place in the signed log (``audit prove``)."""
@@ -394,9 +448,9 @@ class AuditStore(abc.ABC):
 
         PostgreSQL needs the schema owner's DSN (``admin_dsn``; default ``audit.dsn``)."""
 
-    @abc.abstractmethod
     async def append_bodies_at(self, bodies: Sequence[str], periods: Sequence[int]) -> list[int]:
         """Chain prepared bodies with the given periods (bench and test helper: writes old data directly)."""
+        return await self.write_call(lambda tx: tx.append(bodies, periods))
 
     # --- backend primitives --------------------------------------------------------------------------
 
@@ -413,8 +467,14 @@ class AuditStore(abc.ABC):
     async def _head(self) -> tuple[int, bytes]:
         """``(seq, hash)`` of the newest committed record (``(0, GENESIS)`` when empty)."""
 
-    @abc.abstractmethod
-    async def _store_checkpoint(self, seq: int, created_at: str, document: str) -> None: ...
+    async def _store_checkpoint(self, seq: int, created_at: str, document: str) -> None:
+        m = self.MARK
+        await self.write_call(
+            lambda tx: tx.execute(
+                f"INSERT INTO {self.CHECKPOINTS} (seq, created_at, document) VALUES ({m}, {m}, {m})",  # noqa: S608
+                (seq, created_at, document),
+            )
+        )
 
     @abc.abstractmethod
     async def _check_chain(self, remember: Collection[int] = ()) -> ChainResult:
@@ -436,6 +496,8 @@ class AuditStore(abc.ABC):
     CHECKPOINTS: ClassVar[str]  # the checkpoints table
     MARK: ClassVar[str]  # the parameter placeholder
     NO_LIMIT: ClassVar[int | None]  # what LIMIT takes for "all rows"
+    INSTANCE_COLUMN: ClassVar[str]  # the instance of the intent ``i`` (its column, or read from its body)
+    USAGE: ClassVar[core.UsageQueries]  # the reads that feed the quota ledger
 
     @abc.abstractmethod
     def _any_of(self, column: str, values: Sequence[str]) -> tuple[str, list[Any]]:
@@ -545,6 +607,11 @@ class AuditStore(abc.ABC):
             )
             out += [(int(s), int(p), b, bytes(h)) for s, p, b, h in rows]
         return sorted(out)
+
+
+async def nothing(tx: WriteTx) -> None:
+    """A write call that only takes the log's lock and reads the head (and what other writers appended)."""
+    return None
 
 
 def _chunks(values: Sequence[str], size: int = 500) -> list[Sequence[str]]:
