@@ -303,3 +303,41 @@ def test_a_sweep_event_without_covered_falls_back_to_the_time_margin() -> None:
     assert codec.sweep_start([new, legacy]) == codec.SweepStart(iso(bound), 41)
     unbounded = codec.sweep_event_body("new", None, 0, covered=50)  # a start-up sweep says nothing of time
     assert codec.sweep_start([unbounded]) == codec.SweepStart("", None)
+
+
+def test_a_sweep_event_written_without_the_data_key_does_not_decide_where_sweeps_start() -> None:
+    import os
+
+    from xroad_vtj.audit.keys import DataKey, Keyring
+    from xroad_vtj.audit.mac import MacChecker
+
+    keyring = Keyring(DataKey.from_bytes(os.urandom(32)))
+    checker = MacChecker(keyring)
+    bound = datetime(2026, 5, 1, 12, tzinfo=UTC)
+    genuine = codec.sweep_event_body("t", bound, 0, keyring, covered=41)
+    # a forger's event: newer, a far-future bound and a huge covered head, no MAC (or another record's)
+    forged = codec.sweep_event_body("t", bound + timedelta(days=3650), 0, covered=10**12)
+    assert codec.sweep_start([forged, genuine], checker) == codec.SweepStart(iso(bound), 41)
+    copied = forged[:-1] + ',"mac":"' + json.loads(genuine)["mac"] + '"}'
+    assert codec.sweep_start([copied, genuine], checker) == codec.SweepStart(iso(bound), 41)
+    # a log from before record MACs: its events have none, and still count
+    legacy = codec.sweep_event_body("old", bound, 0, covered=7)
+    assert codec.sweep_start([legacy], checker) == codec.SweepStart(iso(bound), 7)
+    broken = genuine.replace(json.loads(genuine)["bound"], "not-a-time")
+    assert codec.sweep_start([broken, legacy]) == codec.SweepStart(iso(bound), 7)
+
+
+async def test_a_live_query_of_this_instance_is_not_swept_even_if_the_clock_stepped_back(
+    store: AuditStore,
+) -> None:
+    now = datetime.now(UTC)
+    dead = await store.append_intent(intent(1, requested_at=now - timedelta(hours=2)))
+    opened = (await store._head())[
+        0
+    ]  # what this process found at open: everything up to here is a dead one's
+    # admitted after open, but stamped before the bound: the wall clock was set back meanwhile
+    live = await store.append_intent(intent(2, requested_at=now - timedelta(hours=1)))
+    assert await store.mark_unfinished_unknown(now, through=opened) == 1
+    outcomes = {r["audit_id"]: r["outcome"] for r in await store.search()}
+    assert outcomes[dead] == "outcome_unknown"
+    assert outcomes[live] is None

@@ -106,3 +106,22 @@ def test_a_body_sealed_in_one_pass_is_the_canonical_text_of_its_fields_and_its_m
     assert sealed == canonical_body({**fields, MEMBER: value})
     if any(k < MEMBER for k in fields):
         assert CHECKER.check(sealed.encode("utf-8", "surrogatepass"))[0] is Mac.VALID
+
+
+def test_no_row_written_into_the_database_fails_the_search_it_is_in() -> None:
+    import json
+
+    def forged(**extra: object) -> str:
+        fields = {"kind": "intent", "audit_id": "a1", "instance": "x", **extra}
+        return json.dumps(fields, sort_keys=True, separators=(",", ":"))
+
+    not_text = codec.checked_search_result(1, forged(subject=5), None, KEYRING, CHECKER)
+    assert (not_text["record_mac"], not_text["subject"]) == ("invalid", None)
+    made_up_key = forged(subject="kzz:AAAA", mac="k" + "0" * 16 + ":" + "0" * 32)
+    shown = codec.checked_search_result(1, made_up_key, None, KEYRING, CHECKER)
+    assert (shown["record_mac"], shown["subject"]) == ("unknown_key", None)
+    assert codec.checked_search_result(1, '{"kind":"intent"}', None, KEYRING, CHECKER) == {
+        "seq": 1,
+        "kind": "unknown",
+        "record_mac": "invalid",
+    }

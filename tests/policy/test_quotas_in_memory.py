@@ -170,3 +170,37 @@ async def test_simultaneous_first_queries_share_one_load_and_keep_every_reservat
     assert counting.loads == 1
     state = store.usage.end_users[("app", "officer.e")]
     assert len(state.times) == 12  # a second load would have replaced the state and lost reservations
+
+
+async def test_a_failed_query_gives_back_only_what_no_live_query_of_the_same_subject_needs(
+    store: AuditStore,
+) -> None:
+    """Q1 and Q2 ask about one new subject at once; Q1's intent fails after Q2 was counted: the subject stays
+    counted for Q2 (it used to be dropped, so a further subject passed the distinct-subject limit)."""
+    from xroad_vtj.errors import AuditUnavailable as Unavailable
+
+    policy = Policy((), store)
+    who = caller(distinct_subjects_per_end_user_per_day=2)
+
+    def query(hetu: str) -> PersonQuery:
+        return PersonQuery.person(hetu=hetu, product="PERUSSANOMA 1", end_user="u", purpose="case")
+
+    q1_checked, q2_checked = asyncio.Event(), asyncio.Event()
+
+    async def q1() -> None:
+        with pytest.raises(Unavailable):
+            async with policy.admission(who, "u") as admission:
+                await policy.authorize_query(who, query(HETUS[0]), admission)
+                q1_checked.set()
+                await q2_checked.wait()
+                raise Unavailable("the intent could not be written")
+
+    async def q2() -> None:
+        await q1_checked.wait()
+        await admit(policy, who, "u", HETUS[0])  # counted and its intent written, while q1 is still open
+        q2_checked.set()
+
+    await asyncio.gather(q1(), q2())
+    await admit(policy, who, "u", HETUS[1])  # the second distinct subject
+    with pytest.raises(QuotaExceeded, match="distinct_subjects"):
+        await admit(policy, who, "u", HETUS[2])

@@ -181,17 +181,29 @@ class SweepStart:
     covered: int | None
 
 
-def sweep_start(event_bodies: Iterable[str]) -> SweepStart:
+def sweep_start(event_bodies: Iterable[str], checker: MacChecker | None = None) -> SweepStart:
     """From the newest events first: the newest sweep with a bound decides where the next one starts.
 
     A sweep that recorded the head it read (``covered``) closed every intent up to it requested before its
     bound: the next one reads the intents after it by seq, and those up to it from the bound on. An older sweep
     event (no ``covered``) says nothing about intents written after it with an earlier ``requested_at`` (another
-    replica's clock): the next sweep reads from a margin before its bound."""
-    for body in event_bodies:
+    replica's clock): the next sweep reads from a margin before its bound.
+
+    With ``checker``, only events the service wrote count: a row written into the database without the data
+    key (a future bound, a huge ``covered``) must not make every later sweep skip the intents before it.
+    MAC-less events count only when no event read has a MAC (a log from before record MACs)."""
+    bodies = list(event_bodies)
+    if checker is not None:
+        verdicts = [checker.check(b.encode("utf-8", "surrogatepass"))[0] for b in bodies]
+        trusted = Mac.VALID if Mac.VALID in verdicts else Mac.ABSENT
+        bodies = [b for b, v in zip(bodies, verdicts, strict=True) if v is trusted]
+    for body in bodies:
         fields = json.loads(body)
         if fields.get("event") == "unfinished_sweep" and fields.get("bound"):
-            bound = parse_iso(fields["bound"])
+            try:
+                bound = parse_iso(fields["bound"])
+            except (TypeError, ValueError):
+                continue  # not a bound the service wrote: an older event decides
             covered = fields.get("covered")
             if isinstance(covered, int) and not isinstance(covered, bool):
                 return SweepStart(iso(bound), covered)
@@ -289,20 +301,31 @@ def checked_search_result(
     """:func:`search_result` with ``record_mac``: the worst record MAC verdict of the query's records (``body``,
     ``outcome`` and any ``others`` of it; see :func:`mac.worst`).
 
-    A record whose MAC does not match is shown as such, never as a genuine one, and its subjects are not
-    decrypted; one without a MAC whose subject does not decrypt is shown as ``invalid`` rather than failing
-    the whole search. A record with a valid MAC, or one naming a data key that is not configured, that does
-    not decrypt still raises: then the configured keys are wrong, which must not pass quietly."""
+    Only a record with a valid MAC is trusted: one that does not decrypt raises (the configured keys are
+    wrong, which must not pass quietly). Any other is shown as what it is and never fails the search it is in:
+    a row someone wrote into the database must not hide the genuine records around it. Its subjects are shown
+    only if they decrypt (never for ``invalid``); a MAC-less one that does not decrypt is ``invalid``; one
+    naming a data key that is not configured stays ``unknown_key`` (configure the previous data keys)."""
     verdict = worst(checker, (body, outcome, *others))
-    try:
-        result = search_result(seq, body, outcome, keyring, decrypt=verdict is not Mac.INVALID)
-    except AuditUnavailable:
-        if verdict is not Mac.ABSENT:
-            raise
-        verdict = Mac.INVALID  # no MAC, and a subject that does not decrypt: altered
-        result = search_result(seq, body, outcome, keyring, decrypt=False)
+    if verdict is Mac.VALID:
+        result = search_result(seq, body, outcome, keyring)
+    else:
+        try:
+            result = search_result(seq, body, outcome, keyring, decrypt=verdict is not Mac.INVALID)
+        except (AuditUnavailable, AttributeError, TypeError, ValueError, KeyError):
+            if verdict is Mac.ABSENT:
+                verdict = Mac.INVALID  # no MAC, and a subject that does not decrypt: altered
+            result = _undecrypted(seq, body, outcome, keyring)
     result["record_mac"] = verdict.value
     return result
+
+
+def _undecrypted(seq: int, body: str, outcome: str | None, keyring: Keyring) -> dict[str, Any]:
+    """A distrusted record's answer without its subjects; a body without the fields of one, as its seq only."""
+    try:
+        return search_result(seq, body, outcome, keyring, decrypt=False)
+    except (AttributeError, TypeError, ValueError, KeyError):
+        return {"seq": seq, "kind": "unknown"}
 
 
 def time_bound(moment: datetime | None) -> str | None:

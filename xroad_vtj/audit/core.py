@@ -81,9 +81,11 @@ class SweepQueries:
 
     The open intents are read outside the writer's transaction (a long read must not hold the log's lock) in
     two parts that together cover every intent that may still be open: ``by_time`` (params: requested at or
-    after, seq at most, instance, own seq at most, bound) and ``by_seq`` (params: seq after, seq at most,
-    instance, own seq at most, bound). An intent qualifies if it is this instance's up to the given seq, or
-    requested before the bound. ``closed`` then finds, under the lock, which of them got an outcome since."""
+    after, seq at most, then the rule) and ``by_seq`` (params: seq after, seq at most, then the rule); the rule's
+    params are instance, own seq at most, bound, instance, own seq at most. An intent qualifies if it is this
+    instance's up to the given seq, or requested before the bound and not this instance's after that seq (a
+    clock stepped back must not make a live query look old). ``closed`` then finds, under the lock, which of
+    them got an outcome since."""
 
     events: str
     by_time: str
@@ -99,7 +101,9 @@ class SweepQueries:
                 f"SELECT i.audit_id FROM {records} AS i"  # noqa: S608  # own names only
                 f" WHERE {kind} = 'intent' AND {span}"
                 f" AND NOT EXISTS (SELECT 1 FROM {records} AS o WHERE o.audit_id = i.audit_id AND o.kind = 'outcome')"
-                f" AND (({instance_column} = {m} AND i.seq <= {m}) OR i.requested_at < {m})"
+                f" AND (({instance_column} = {m} AND i.seq <= {m})"
+                # this instance's queries admitted after the given seq are alive whatever their clock says
+                f" OR (i.requested_at < {m} AND NOT ({instance_column} = {m} AND i.seq > {m})))"
                 " ORDER BY +i.seq"  # "+": sort what was found, rather than walk the log in seq order
             )
 

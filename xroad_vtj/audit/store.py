@@ -354,9 +354,9 @@ class AuditStore(abc.ABC):
     async def _sweep(self, older_than: datetime | None, through: int | None) -> int:
         q = core.SweepQueries.of(self.RECORDS, self.MARK, self.INSTANCE_COLUMN)
         top = int((await self._fetch(q.head, []))[0][0])
-        start = codec.sweep_start(r[0] for r in await self._fetch(q.events, []))
-        rule = [self.instance, top if through is None else min(through, top)]
-        rule.append(iso(older_than) if older_than is not None else None)
+        start = codec.sweep_start((r[0] for r in await self._fetch(q.events, [])), MacChecker(self.keyring))
+        own = top if through is None else min(through, top)
+        rule = [self.instance, own, iso(older_than) if older_than is not None else None, self.instance, own]
         upto = top if start.covered is None else min(start.covered, top)
         # long: a read of its own (SQLite: connection and thread), not holding up searches and quota loads
         rows = await self._fetch(q.by_time, [start.since, upto, *rule], long=True)

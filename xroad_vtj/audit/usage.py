@@ -84,11 +84,14 @@ class EndUserUsage:
         return previous
 
     def undo(self, at: float, subject_index: str | None, previous: float | None) -> None:
+        """Give back one intent counted by :meth:`add` at ``at``. The subject goes back to ``previous`` only if
+        no later query asked about it meanwhile (simultaneous queries are given back in any order): otherwise
+        the later query's time stays, which errs on the strict side."""
         with contextlib.suppress(ValueError):
             self.times.remove(at)
-        if subject_index is not None:
+        if subject_index is not None and self.subjects.get(subject_index) == at:
             if previous is None:
-                self.subjects.pop(subject_index, None)
+                del self.subjects[subject_index]
             else:
                 self.subjects[subject_index] = previous
 
