@@ -50,7 +50,8 @@ async def test_a_protected_persons_address_fields_are_absent_and_named_in_redact
 
 async def test_nothing_of_the_address_leaks_anywhere_in_the_answer(service: Running) -> None:
     answer = await ask(service, "test-token-caseapp", PROTECTED, "PERUSSANOMA 3")
-    text = str(answer)
+    # the random identifiers are left out: "091" in a hex id is chance, not a leak
+    text = str({k: v for k, v in answer.items() if k not in ("message_id", "xroad_message_id", "audit_id")})
     for secret in ("Salainen polku", "00200", "HELSINKI", "Helsinki", "091"):
         assert secret not in text
 
