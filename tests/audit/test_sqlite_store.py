@@ -147,3 +147,29 @@ def test_start_up_and_sweep_reads_go_through_their_indexes_not_the_whole_log(
         "SEARCH i USING INDEX audit_record_kind_time (kind=? AND requested_at>?)"
     )
     assert plans["minute"].startswith("SEARCH audit_record USING INDEX audit_record_kind_time"), plans
+
+
+async def test_an_append_never_returns_from_a_writer_connection_left_inside_a_transaction(
+    sqlite_store: AuditStore,
+) -> None:
+    """Defence in depth: the one-statement append commits only in autocommit; were the writer's connection
+    ever left in a transaction, the append is refused (not acknowledged uncommitted) and the next one works."""
+    import sqlite3
+
+    from tests.audit.helpers import intent
+    from xroad_vtj.errors import AuditUnavailable
+
+    await sqlite_store.append_intent(intent(1))  # the writer knows its head: the one-statement path is open
+    writer = sqlite_store._writer  # type: ignore[attr-defined]
+    writer._connection().execute("BEGIN")  # the writer thread is idle between batches
+    try:
+        await sqlite_store.append_intent(intent(2))
+    except AuditUnavailable:
+        pass
+    else:  # acknowledged: then it must be durable, seen from another connection
+        path = sqlite_store.config.sqlite_path
+        assert path is not None
+        with sqlite3.connect(path) as other:
+            assert other.execute("SELECT count(*) FROM audit_record").fetchone()[0] >= 2
+    await sqlite_store.append_intent(intent(3))
+    assert (await sqlite_store.verify()).ok

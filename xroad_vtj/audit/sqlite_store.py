@@ -450,6 +450,10 @@ class _Writer:
         top, watch = self._head, self.watch
         if top is None or len(bodies) > GUARDED_ROWS or (watch is not None and watch.known != top[0]):
             return None
+        if conn.in_transaction:
+            # never expected; inside an open transaction the statement would not commit, and an append must
+            # not return before it is durable: the long path's BEGIN then fails, and the batch with it
+            return None
         chained = core.chain(top, encoded, period_of(utcnow()))
         params: list[Any] = []
         for c, body in zip(chained, bodies, strict=True):
@@ -480,8 +484,8 @@ class _Writer:
         except Exception as e:
             if watch is not None:
                 watch.rolled_back()
-            if isinstance(e, sqlite3.Error):
-                self._drop_connection()
+            if isinstance(e, sqlite3.Error) or (self._conn is not None and self._conn.in_transaction):
+                self._drop_connection()  # (a connection left in a transaction would hold every later write)
             # a call that suspends is a programming error: say so, rather than that the database failed
             _notify(job, None, e if isinstance(e, CallSuspended) else _unavailable(e))
             return
