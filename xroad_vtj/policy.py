@@ -8,7 +8,6 @@ store without a store round trip on every query.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import hmac
@@ -130,7 +129,6 @@ class Policy:
         self.store = store
         # (caller, end user key) -> queries between quota check and intent: their states stay in memory
         self._admitted: dict[tuple[str, str], int] = {}
-        self._loading: dict[tuple[str, str], asyncio.Future[EndUserUsage]] = {}
 
     @contextlib.asynccontextmanager
     async def admission(self, caller: CallerConfig, end_user: str) -> AsyncIterator[Admission]:
@@ -226,7 +224,7 @@ class Policy:
         key = (caller.name, end_user_key(query.end_user))
         state: EndUserUsage | None = None
         if any(limit is not None for limit in per_end_user):
-            state = await self._end_user_state(key, query.end_user)
+            state = await store.end_user_usage(caller.name, key[1], query.end_user, self._admitted)
         subject_index: str | None = None
         if q.distinct_subjects_per_end_user_per_day is not None:
             subject_index = store.keyring.current.blind_index(query.hetu)
@@ -245,27 +243,6 @@ class Policy:
         previous = state.add(at, subject_index) if state is not None else None
         if admission is not None:
             admission.reservation = _Reservation(caller_usage, state, at, subject_index, previous)
-
-    async def _end_user_state(self, key: tuple[str, str], end_user: str) -> EndUserUsage:
-        """An end user's in-memory state; simultaneous first queries share one load (a second load would
-        replace the state the first one's reservation is counted in)."""
-        state = self.store.usage.end_users.get(key)
-        if state is not None:
-            return state
-        pending = self._loading.get(key)
-        if pending is None:
-            pending = asyncio.ensure_future(
-                self.store.end_user_usage(key[0], key[1], end_user, self._admitted)
-            )
-            self._loading[key] = pending
-            pending.add_done_callback(lambda done: self._loaded(key, done))
-        # shielded: a waiter cancelled (client gone) must not cancel the load the others wait for
-        return await asyncio.shield(pending)
-
-    def _loaded(self, key: tuple[str, str], done: asyncio.Future[EndUserUsage]) -> None:
-        self._loading.pop(key, None)
-        if not done.cancelled():
-            done.exception()  # retrieved: a load whose waiters were all cancelled is not an unseen error
 
     def _over_limit(
         self, caller: CallerConfig, state: EndUserUsage | None, subject_index: str | None, *, near_only: bool

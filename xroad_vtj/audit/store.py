@@ -105,6 +105,7 @@ class AuditStore(abc.ABC):
         # the last append failed: ping then proves a real write works again before reporting ready
         self.degraded = False
         self.usage = UsageLedger()  # quota counts, exact as of the log (see :mod:`xroad_vtj.audit.usage`)
+        self._loading: dict[tuple[str, str], asyncio.Future[EndUserUsage]] = {}  # end users being read
         # queries of this process between their intent and their outcome: how many appends group commit may
         # still expect soon (read by the writer to decide how long a batch may wait)
         self.open_queries = 0
@@ -395,10 +396,29 @@ class AuditStore(abc.ABC):
     ) -> EndUserUsage:
         """The in-memory usage of one end user (``key`` = its end_user_key), loaded from the log when first
         needed: an indexed read of that end user's intents of the last day. ``end_user`` (as sent) finds the
-        intents written before records carried ``end_user_key``."""
+        intents written before records carried ``end_user_key``.
+
+        Simultaneous first queries of one end user share one load: a second load would replace the state the
+        first one's reservation is already counted in."""
         state = self.usage.end_users.get((caller, key))
         if state is not None:
             return state
+        pending = self._loading.get((caller, key))
+        if pending is None:
+            pending = asyncio.ensure_future(self._read_end_user_usage(caller, key, end_user, in_use))
+            self._loading[(caller, key)] = pending
+            pending.add_done_callback(lambda done: self._loaded((caller, key), done))
+        # shielded: a waiter cancelled (client gone) must not cancel the load the others wait for
+        return await asyncio.shield(pending)
+
+    def _loaded(self, key: tuple[str, str], done: asyncio.Future[EndUserUsage]) -> None:
+        self._loading.pop(key, None)
+        if not done.cancelled():
+            done.exception()  # retrieved: a load whose waiters were all cancelled is not an unseen error
+
+    async def _read_end_user_usage(
+        self, caller: str, key: str, end_user: str, in_use: Collection[tuple[str, str]]
+    ) -> EndUserUsage:
         for _ in range(3):
             since = iso(utcnow() - timedelta(seconds=DAY))
             through, rows = await self._load_end_user(caller, key, end_user, since)
