@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import yaml
 
 from tests.audit.helpers import HETUS, intent, outcome, refusal
+from xroad_vtj.audit.chain import canonical_body, record_hash
 from xroad_vtj.audit.config import AuditConfig, parse_audit_config
 from xroad_vtj.audit.store import AuditStore, open_store
 
@@ -100,3 +103,27 @@ async def populated_store(directory: Path) -> tuple[Path, list[str]]:
     finally:
         await store.close()
     return path, ids
+
+
+FORGED_ID = "00000000-0000-4000-8000-0000000000f0"
+
+
+def append_forged_intent(path: Path, caller: str = "forger") -> str:
+    """What someone with write access to the SQLite file but not the data key can append: a copy of the newest
+    intent under another audit id and caller, its record MAC copied along (it no longer matches), chained
+    correctly onto the head. Returns its audit id."""
+    with sqlite3.connect(path) as conn:
+        (model,) = conn.execute(
+            "SELECT body FROM audit_record WHERE kind = 'intent' ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        top, prev, period = conn.execute(
+            "SELECT seq, hash, period FROM audit_record ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        fields = json.loads(model)
+        fields.update(audit_id=FORGED_ID, caller=caller)
+        body = canonical_body(fields)
+        conn.execute(
+            "INSERT INTO audit_record (seq, period, body, hash) VALUES (?, ?, ?, ?)",
+            (top + 1, period, body, record_hash(prev, top + 1, period, body.encode())),
+        )
+    return FORGED_ID

@@ -22,7 +22,7 @@ import pytest
 
 from tests.audit.test_checkpoint import xmlsec1_verifies
 from tests.auditor.browser import Browser, chromium, chromium_paths
-from tests.auditor.data import SUBJECT, SUBJECT_QUERIES, config_for, populated_store
+from tests.auditor.data import SUBJECT, SUBJECT_QUERIES, append_forged_intent, config_for, populated_store
 from tests.auditor.events import access_events
 from xroad_vtj.audit.store import open_store
 
@@ -252,31 +252,12 @@ def test_in_finnish_a_fault_and_a_refusal_read_clearly(tmp_path: Path) -> None:
 def test_a_forged_record_is_flagged_where_an_auditor_sees_it(
     view: tuple[RunningView, Path, list[str]],
 ) -> None:
-    import json
-    import sqlite3
-
     from selenium.webdriver.common.by import By
-
-    from xroad_vtj.audit.chain import canonical_body, record_hash
 
     running, config, _ = view
     path = config_for(config).sqlite_path
     assert path is not None
-    # someone with write access to the database file but not the data key: another record's MAC copied in
-    with sqlite3.connect(path) as conn:
-        (model,) = conn.execute(
-            "SELECT body FROM audit_record WHERE kind = 'intent' ORDER BY seq DESC LIMIT 1"
-        ).fetchone()
-        top, prev, period = conn.execute(
-            "SELECT seq, hash, period FROM audit_record ORDER BY seq DESC LIMIT 1"
-        ).fetchone()
-        fields = json.loads(model)
-        fields.update(audit_id="00000000-0000-4000-8000-0000000000f0", caller="forger")
-        body = canonical_body(fields)
-        conn.execute(
-            "INSERT INTO audit_record (seq, period, body, hash) VALUES (?, ?, ?, ?)",
-            (top + 1, period, body, record_hash(prev, top + 1, period, body.encode())),
-        )
+    append_forged_intent(path)
     with chromium(Path(path).parent) as browser:
         d = browser.driver
         browser.get(running.url)

@@ -16,7 +16,7 @@ from lxml import etree
 
 from tests.audit.test_checkpoint import xmlsec1_verifies
 from tests.auditor.conftest import AUDITOR
-from tests.auditor.data import OTHER, SUBJECT, SUBJECT_QUERIES
+from tests.auditor.data import OTHER, SUBJECT, SUBJECT_QUERIES, append_forged_intent
 from tests.auditor.events import access_events, raw_log_text
 from xroad_vtj.audit.store import AuditStore
 from xroad_vtj.auditor.app import create_view_app
@@ -402,28 +402,8 @@ async def test_a_slow_count_shows_counting_and_the_next_load_has_the_numbers(
 async def test_a_record_forged_without_the_data_key_is_flagged_in_search_and_on_its_page(
     signed_in: Client, view_store: AuditStore
 ) -> None:
-    import json
-    import sqlite3
-
-    from xroad_vtj.audit.chain import canonical_body, record_hash
-
     assert view_store.config.sqlite_path is not None
-    forged_id = "00000000-0000-4000-8000-0000000000f0"
-    with sqlite3.connect(view_store.config.sqlite_path) as conn:
-        (model,) = conn.execute(
-            "SELECT body FROM audit_record WHERE kind = 'intent' ORDER BY seq DESC LIMIT 1"
-        ).fetchone()
-        top, prev, period = conn.execute(
-            "SELECT seq, hash, period FROM audit_record ORDER BY seq DESC LIMIT 1"
-        ).fetchone()
-        fields = json.loads(model)
-        # someone with write access to the file, without the key: the MAC of another record is copied in
-        fields.update(audit_id=forged_id, caller="forger")
-        body = canonical_body(fields)
-        conn.execute(
-            "INSERT INTO audit_record (seq, period, body, hash) VALUES (?, ?, ?, ?)",
-            (top + 1, period, body, record_hash(prev, top + 1, period, body.encode())),
-        )
+    forged_id = append_forged_intent(view_store.config.sqlite_path)
     html = await (await signed_in.post("/search", data={"caller": "forger"})).text()
     assert _record_links(html) == [f"/records/{forged_id}"]
     assert "MAC FAILED" in html
