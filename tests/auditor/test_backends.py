@@ -7,6 +7,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.audit.conftest import (  # noqa: F401  # fixtures: the audit tests' real stores
     backend,
     config,
@@ -75,6 +77,7 @@ async def test_the_view_finds_a_property_by_any_written_form(
 
 async def test_the_newest_access_events_are_found_however_many_records_follow_them(
     store: AuditStore,  # noqa: F811  # the fixture imported above
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from tests.audit.helpers import intent
     from xroad_vtj.audit import codec
@@ -90,3 +93,6 @@ async def test_the_newest_access_events_are_found_however_many_records_follow_th
     events = await reads.access_events(store, limit=5)
     assert [e.auditor for e in events] == ["B", "A"]
     assert [e.page for e in await reads.access_events(store, limit=1)] == ["record"]
+    # read a few events at a time: each chunk starts below the previous one, nothing is read twice
+    monkeypatch.setattr(reads, "EVENT_CHUNK", 2)
+    assert [e.auditor for e in await reads.access_events(store, limit=5)] == ["B", "A"]

@@ -87,7 +87,6 @@ class SweepQueries:
     clock stepped back must not make a live query look old). ``closed`` then finds, under the lock, which of
     them got an outcome since."""
 
-    events: str
     by_time: str
     by_seq: str
     head: str
@@ -108,8 +107,6 @@ class SweepQueries:
             )
 
         return cls(
-            # "+seq": sort the few events found through the kind index, rather than walk the whole log backwards
-            events=f"SELECT body FROM {records} WHERE kind = 'event' ORDER BY +seq DESC LIMIT 1000",  # noqa: S608
             # "+i.seq": through the (kind, requested_at) index, not the whole log below a seq
             by_time=open_intents("i.kind", f"i.requested_at >= {m} AND +i.seq <= {m}"),
             # "kind || ''": not through the kind index (every intent ever written): the seq range is narrow

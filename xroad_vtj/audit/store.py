@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger("xroad_vtj.audit")
 
 T = TypeVar("T")
+SWEEP_EVENTS = 1000  # the newest events a sweep looks through for the previous sweep's bound
 
 
 def load_signer(config: AuditConfig) -> Signer:
@@ -304,6 +305,19 @@ class AuditStore(abc.ABC):
         outcomes = await self._outcomes_for([aid for _, aid, kind, _ in rows if kind == "intent"])
         return [(seq, kind, body, outcomes.get(aid)) for seq, aid, kind, body in rows]
 
+    async def newest_events(self, limit: int, *, before: int | None = None) -> list[tuple[int, str]]:
+        """Event records ``(seq, body)`` before seq ``before`` (default: the head included), newest first, at
+        most ``limit``: through the events' own index, however far back they are."""
+        m = self.MARK
+        bound, params = (f" AND seq < {m}", [before, limit]) if before is not None else ("", [limit])
+        rows = await self._fetch(
+            f"SELECT seq, body FROM {self.RECORDS} WHERE kind = 'event'{bound}"  # noqa: S608  # own names only
+            # "+seq": sort the events found through their index, rather than walk the whole log backwards
+            f" ORDER BY +seq DESC LIMIT {m}",
+            params,
+        )
+        return [(int(seq), body if isinstance(body, str) else bytes(body).decode()) for seq, body in rows]
+
     async def raw_tail(self, count: int, *, before: int | None = None) -> list[Row]:
         """The newest ``count`` stored records ``(seq, period, body, hash)`` before seq ``before`` (default:
         the head included), by seq, nothing decrypted."""
@@ -355,7 +369,8 @@ class AuditStore(abc.ABC):
     async def _sweep(self, older_than: datetime | None, through: int | None) -> int:
         q = core.SweepQueries.of(self.RECORDS, self.MARK, self.INSTANCE_COLUMN)
         top = int((await self._fetch(q.head, []))[0][0])
-        start = codec.sweep_start((r[0] for r in await self._fetch(q.events, [])), MacChecker(self.keyring))
+        events = [body for _, body in await self.newest_events(SWEEP_EVENTS)]
+        start = codec.sweep_start(events, MacChecker(self.keyring))
         own = top if through is None else min(through, top)
         rule = [self.instance, own, iso(older_than) if older_than is not None else None, self.instance, own]
         upto = top if start.covered is None else min(start.covered, top)

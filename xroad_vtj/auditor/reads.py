@@ -98,26 +98,18 @@ class AccessEvent:
 
 
 async def access_events(store: AuditStore, limit: int = 20) -> list[AccessEvent]:
-    """The newest ``audit_access`` events, newest first, however far back in the log they are.
-
-    Events are read through the kind index, newest first, a chunk at a time ("+seq": sort the events found
-    through the index rather than walk the whole log backwards); other events (sweeps, retention) are
-    skipped."""
+    """The newest ``audit_access`` events, newest first, however far back in the log they are (events are
+    read a chunk at a time through their own index; other events, sweeps and retention, are skipped)."""
     found: list[AccessEvent] = []
-    m = store.MARK
-    query = (
-        f"SELECT seq, body FROM {store.RECORDS}"  # noqa: S608  # own names only
-        f" WHERE kind = 'event' AND seq < {m} ORDER BY +seq DESC LIMIT {m}"
-    )
     before: int | None = None
     while True:
-        rows = await store._fetch(query, [before if before is not None else 2**62, EVENT_CHUNK])
-        for seq, body in rows:
-            fields = json.loads(_text(body))
+        events = await store.newest_events(EVENT_CHUNK, before=before)
+        for seq, body in events:
+            fields = json.loads(body)
             if fields.get("event") == ACCESS_EVENT:
                 found.append(
                     AccessEvent(
-                        seq=int(seq),
+                        seq=seq,
                         at=datetime.fromisoformat(fields["recorded_at"].replace("Z", "+00:00")),
                         auditor=str(fields.get("auditor", "")),
                         page=str(fields.get("page", "")),
@@ -128,10 +120,6 @@ async def access_events(store: AuditStore, limit: int = 20) -> list[AccessEvent]
                 )
                 if len(found) >= limit:
                     return found
-        if len(rows) < EVENT_CHUNK:
+        if len(events) < EVENT_CHUNK:
             return found
-        before = int(rows[-1][0])
-        before = rows[0][0]
-        if before <= 1:
-            break
-    return found
+        before = events[-1][0]  # the oldest of this chunk: the next one starts below it
